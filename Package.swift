@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+//
+// acoustic-edge: an edge agent that listens to machines. See README.md and docs/.
+//
+// Dependency direction (one way):
+//   Publisher (the `acoustic-edge` executable)
+//     -> Pipeline, Capture, MQTTBridge            (the product's moving parts)
+//       -> DSP, Separator                          (numeric stages, Foundation-free)
+//         -> TensorFormats, AudioFiles, Configuration (file formats and settings)
+//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib)
+import PackageDescription
+
+let package = Package(
+    name: "acoustic-edge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "acoustic-edge", targets: ["Publisher"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C system libraries from Debian: a module map and a header each, nothing else.
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa"),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f"),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto"),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile"),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr"),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+
+        // File formats and settings.
+        .target(name: "TensorFormats", dependencies: ["CZlib"]),
+        .target(name: "AudioFiles", dependencies: ["CSndfile", "CSoxr"]),
+        .target(name: "Configuration", dependencies: ["Yams"]),
+
+        // Numeric stages.
+        .target(name: "DSP", dependencies: ["CFFTW"]),
+        .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"]),
+
+        // Moving parts.
+        .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
+        .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
+        .target(name: "Pipeline", dependencies: [
+            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration",
+        ]),
+
+        // The `acoustic-edge` executable.
+        .executableTarget(
+            name: "Publisher",
+            dependencies: [
+                "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
+                "Configuration", "DSP", "Separator", "CSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
+        // demucs, torch) from the project's venv so every stage is compared with them.
+        .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
+        .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
+        .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

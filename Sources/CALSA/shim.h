@@ -1,0 +1,2 @@
+/* ALSA (libasound2): the capture PCM API. */
+#include <alsa/asoundlib.h>

@@ -1,0 +1,2 @@
+/* libmosquitto: the MQTT v5 client. */
+#include <mosquitto.h>

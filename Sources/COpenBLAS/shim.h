@@ -1,0 +1,2 @@
+/* OpenBLAS through its CBLAS interface: SGEMM for convolutions and attention. */
+#include <cblas.h>

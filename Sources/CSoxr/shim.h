@@ -1,0 +1,2 @@
+/* libsoxr: high-quality sample-rate conversion of input files. */
+#include <soxr.h>

@@ -1,0 +1,2 @@
+/* zlib: CRC-32 for the zip container of .pt files. */
+#include <zlib.h>

@@ -1,0 +1,1 @@
+// Capture: multi-microphone capture through ALSA, cut into gapless segments.

@@ -1,0 +1,1 @@
+// MQTTBridge: delivery and control over MQTT v5 through libmosquitto.

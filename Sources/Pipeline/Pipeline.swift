@@ -1,0 +1,1 @@
+// Pipeline: segments -> denoise -> separate -> mel -> mirror and publish.

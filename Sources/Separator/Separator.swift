@@ -1,0 +1,1 @@
+// Separator: HTDemucs source separation run natively (OpenBLAS GEMM, FFTW STFT).

@@ -1,0 +1,1 @@
+// AudioFilesTests: tests of AudioFiles against real references.

@@ -1,0 +1,1 @@
+// CaptureTests: tests of Capture against real references.

@@ -1,0 +1,1 @@
+// ConfigurationTests: tests of Configuration against real references.

@@ -1,0 +1,1 @@
+// DSPTests: tests of DSP against real references.

@@ -1,0 +1,1 @@
+// MQTTBridgeTests: tests of MQTTBridge against real references.

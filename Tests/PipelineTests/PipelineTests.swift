@@ -1,0 +1,1 @@
+// PipelineTests: tests of Pipeline against real references.

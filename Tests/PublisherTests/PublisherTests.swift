@@ -1,0 +1,1 @@
+// PublisherTests: tests of Publisher against real references.

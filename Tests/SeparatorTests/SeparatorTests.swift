@@ -1,0 +1,1 @@
+// SeparatorTests: tests of Separator against real references.

@@ -1,0 +1,1 @@
+// TensorFormatsTests: tests of TensorFormats against real references.
