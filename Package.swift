@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
         .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration",
+            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
         // The `acoustic-edge` executable.
