@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries from Debian: a module map and a header each, nothing else.
@@ -49,14 +53,29 @@ let package = Package(
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
+        // What the operator of an edge node needs: systemd notification and the watchdog,
+        // the Prometheus /metrics endpoint.
+        .target(name: "Operations", dependencies: [
+            "CSystemd",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // The `acoustic-edge` executable.
         .executableTarget(
             name: "Publisher",
             dependencies: [
                 "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "CSystemd",
+                "Configuration", "DSP", "Separator", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -72,6 +91,7 @@ let package = Package(
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )
