@@ -169,3 +169,23 @@ struct ALSACaptureTests {
         #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.index < $1.index })
     }
 }
+
+extension ALSACaptureTests {
+    @Test func deviceListShowsTheTestDevices() throws {
+        TestDevices.install()
+        let devices = CaptureDevices.list()
+        let float = try #require(devices.first { $0.name == "ae_test_float" }, "\(devices.map(\.name))")
+        #expect(float.description == "acoustic-edge test device: 8 channels, any format")
+        #expect(float.channels == 8...8)
+        #expect(float.formats == SampleFormat.preferenceOrder)
+        #expect(float.problem == nil)
+        let int = try #require(devices.first { $0.name == "ae_test_int" })
+        #expect(int.formats == [.s32, .s24, .s24Packed, .s16])
+        // Devices without `hint.show on` are not offered, like `arecord -L`.
+        #expect(!devices.contains { $0.name == "ae_test_rate" })
+        let rate = CaptureDevices.query(name: "ae_test_rate")
+        #expect(rate.rates == 4000...768000)
+        let missing = CaptureDevices.query(name: "ae_missing")
+        #expect(missing.problem?.contains("Unknown PCM ae_missing") == true)
+    }
+}
