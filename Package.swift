@@ -48,7 +48,8 @@ let package = Package(
 
         // Moving parts.
         .target(name: "Capture", dependencies: [
-            "CALSA", "AudioFiles", "Configuration", .product(name: "Logging", package: "swift-log"),
+            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
         .target(name: "Pipeline", dependencies: [

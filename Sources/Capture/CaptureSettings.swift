@@ -1,18 +1,5 @@
 // Capture: multi-microphone capture through ALSA (or a replayed file), cut into gapless segments.
 
-/// Where the capture's samples come from.
-public enum CaptureSource: Sendable, Equatable {
-    /// A live ALSA capture PCM, by name (`hw:1,0`, `plughw:CARD=UMC1820`, `default`, or any PCM
-    /// defined in the ALSA configuration).
-    case alsa(device: String)
-    /// An audio file (any format libsndfile reads), decoded once at start and replayed as if it
-    /// were captured live (`capture.source: file`).
-    case file(path: String)
-    /// Interleaved float32 samples already in memory, replayed like a file. For tests and for
-    /// callers that decoded audio themselves.
-    case samples(interleaved: [Float], sampleRate: Int, channels: Int)
-}
-
 /// A PCM sample format the capture can negotiate with a device and convert to float32.
 ///
 /// Integer samples become `x / 2^(bits-1)`, so full scale maps to [-1, 1).
@@ -48,8 +35,21 @@ public enum SampleFormat: String, Sendable, CaseIterable, CustomStringConvertibl
 /// Everything the capture needs to know: the `capture.*` keys of the configuration plus a few
 /// engineering knobs with safe defaults.
 public struct CaptureSettings: Sendable, Equatable {
+    /// Where the capture's samples come from.
+    public enum Source: Sendable, Equatable {
+        /// A live ALSA capture PCM, by name (`hw:1,0`, `plughw:CARD=UMC1820`, `default`, or any PCM
+        /// defined in the ALSA configuration).
+        case alsa(device: String)
+        /// An audio file (any format libsndfile reads), decoded once at start and replayed as if it
+        /// were captured live (`capture.source: file`).
+        case file(path: String)
+        /// Interleaved float32 samples already in memory, replayed like a file. For tests and for
+        /// callers that decoded audio themselves.
+        case samples(interleaved: [Float], sampleRate: Int, channels: Int)
+    }
+
     /// Where the samples come from.
-    public var source: CaptureSource
+    public var source: Source
     /// Number of microphones (channels). `0` takes the device's maximum (ALSA) or the file's
     /// channel count (file), as the original prototype did.
     public var channels: Int
@@ -80,7 +80,7 @@ public struct CaptureSettings: Sendable, Equatable {
     var waitForConsumerInTests = false
 
     /// Settings with the product's defaults for everything not given.
-    public init(source: CaptureSource, channels: Int = 0, sampleRate: Int = 16000,
+    public init(source: Source, channels: Int = 0, sampleRate: Int = 16000,
                 segmentFrames: Int = 160_000, queueDepth: Int = 4, loop: Bool = false,
                 realtime: Bool = true, formats: [SampleFormat] = SampleFormat.preferenceOrder,
                 bufferSeconds: Double = 2.0, periodSeconds: Double = 0.1) {

@@ -80,7 +80,8 @@ final class CaptureWorker: @unchecked Sendable {
             slot = next
         } else {
             // The delivery thread holds every other slot: drop this segment, keep capturing.
-            shared.counters.dropped.add(1, ordering: .relaxed)
+            // (A segment completed while stopping is not "dropped": nobody will ask for it.)
+            if !stopRequested { shared.counters.dropped.add(1, ordering: .relaxed) }
         }
         segmentIndex += 1
         filled = 0

@@ -1,3 +1,5 @@
+import AudioFiles
+
 /// A file (or in-memory samples) replayed as if captured live: `capture.source: file`.
 ///
 /// The whole file is decoded once at start, so the capture thread only copies from memory;
@@ -34,8 +36,20 @@ struct Replay: Sendable {
     }
 
     /// Decodes an audio file for replay.
+    /// A file at another rate than `capture.sample_rate` is converted with libsoxr, exactly
+    /// as `process` converts it, so replay and `process` see the same samples.
     static func load(path: String, settings: CaptureSettings) throws(CaptureError) -> Replay {
-        throw .file("\(path): replaying audio files needs the AudioFiles module (coming with the foundation work)")
+        var buffer: AudioBuffer
+        do {
+            buffer = try AudioFile.read(path: path)
+            if buffer.sampleRate != settings.sampleRate {
+                buffer = try Resampler.resample(buffer, to: settings.sampleRate)
+            }
+        } catch {
+            throw .file("capture.file \(error.description)")
+        }
+        return try make(interleaved: buffer.samples, sampleRate: buffer.sampleRate,
+                        channels: buffer.channels, name: path, settings: settings)
     }
 
     /// The "negotiated" format of a replay.
