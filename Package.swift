@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"]),
 
         // Moving parts.
-        .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
+        .target(name: "Capture", dependencies: [
+            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
