@@ -43,7 +43,9 @@ let package = Package(
 
         // Moving parts.
         .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
-        .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
+        .target(name: "MQTTBridge", dependencies: [
+            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration",
         ]),
