@@ -55,7 +55,7 @@ let package = Package(
             "CMosquitto", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
         // What the operator of an edge node needs: systemd notification and the watchdog,
