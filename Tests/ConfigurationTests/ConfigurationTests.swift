@@ -441,6 +441,34 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
     }
 }
 
+@Suite struct Documentation {
+    private var page: String {
+        get throws {
+            try String(contentsOf: repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        }
+    }
+
+    /// Every YAML example of docs/configuration.md is a valid configuration.
+    @Test func examplesInTheDocsAreValid() throws {
+        let blocks = try page.components(separatedBy: "```yaml\n").dropFirst()
+            .map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count >= 2)
+        for block in blocks {
+            #expect(throws: Never.self) { try AgentConfig.parse(yaml: block, file: "docs example") }
+        }
+    }
+
+    /// Every key has a row in the reference tables (`| `key` |`, nested keys as `tls.ca_file`).
+    @Test func everyKeyIsDocumented() throws {
+        let text = try page
+        for key in leafKeys(try Yams.compose(yaml: AgentConfig().renderedYAML)) {
+            let parts = key.split(separator: ".")
+            let row = "| `" + parts.dropFirst().joined(separator: ".") + "` |"
+            #expect(text.contains(row), "docs/configuration.md has no row for \(key)")
+        }
+    }
+}
+
 @Suite struct UnitParsing {
     @Test func durationParser() {
         #expect(Units.seconds(fromDuration: "1h30m") == 5400)
