@@ -304,6 +304,12 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         #expect(error.description.hasPrefix("agent.yaml:\(error.line!): \(key): "))
     }
 
+    @Test func integerOutOfRange() throws {
+        let error = try #require(refusal("capture:\n  channels: 99999999999999999999\n"))
+        #expect(error.key == "capture.channels" && error.line == 2)
+        #expect(error.reason == "the integer 99999999999999999999 is out of range")
+    }
+
     @Test func impossibleValueMessages() throws {
         #expect(refusal("mqtt:\n  qos: 3\n")?.description == "agent.yaml:2: mqtt.qos: must be 0, 1 or 2, got 3")
         #expect(refusal("mel:\n  n_mels: 0\n")?.description == "agent.yaml:2: mel.n_mels: must be 1 to 4096 mel bands, got 0")
