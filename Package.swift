@@ -47,8 +47,13 @@ let package = Package(
         .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"]),
 
         // Moving parts.
-        .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
-        .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
+        .target(name: "Capture", dependencies: [
+            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MQTTBridge", dependencies: [
+            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),

@@ -18,6 +18,8 @@ struct AcousticEdge: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self,
             CheckConfigCommand.self,
+            DevicesCommand.self,
+            CalibrateCommand.self,
         ]
     )
 }
