@@ -5,7 +5,7 @@ import Foundation
 import Pipeline
 
 /// `acoustic-edge process`: the agent's pipeline over audio files.
-struct ProcessCommand: AgentCommand {
+struct ProcessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "process",
         abstract: "Run the pipeline (denoise, separate, mel) over audio files and write the disk mirror.",
@@ -39,7 +39,7 @@ struct ProcessCommand: AgentCommand {
     @Argument(help: ArgumentHelp("Audio files to process.", valueName: "input"))
     var inputs: [String]
 
-    mutating func execute() async throws {
+    mutating func run() async throws {
         var settings = try config.load()
         if let output { settings.output.dir = output }
         var firstStart: SegmentTime? = nil
