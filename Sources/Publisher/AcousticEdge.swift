@@ -20,6 +20,8 @@ struct AcousticEdge: AsyncParsableCommand {
             CheckConfigCommand.self,
             DevicesCommand.self,
             CalibrateCommand.self,
+            DenoiseCommand.self,
+            MelCommand.self,
         ]
     )
 }
