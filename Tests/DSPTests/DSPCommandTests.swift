@@ -106,6 +106,34 @@ final class DSPCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(error, 0.01, "max abs error \(error) dB")
     }
 
+    func testConfigurationSettingsReachTheStages() throws {
+        let input = try writeInput()
+        try "denoise:\n  stationary: false\n  prop_decrease: 0.5\nmel:\n  n_mels: 64\n  frames: 100\n"
+            .write(toFile: path("c.yaml"), atomically: true, encoding: .utf8)
+        var run = try agent(["denoise", "--config", path("c.yaml"), path("in.wav"), path("out.wav")])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let output = try AudioFile.read(path: path("out.wav"))
+        try TestSignals.writeRaw(input, to: folder.appendingPathComponent("in.f32"))
+        let manifest: [[String: Any]] = [[
+            "input": path("in.f32"), "channels": 2, "rate": 16_000, "stationary": false,
+            "params": ["prop_decrease": 0.5], "output": path("ref.f32"),
+        ]]
+        try JSONSerialization.data(withJSONObject: manifest).write(to: folder.appendingPathComponent("m.json"))
+        try ReferenceHarness.python("denoise_reference.py", [path("m.json")])
+        let reference = try TestSignals.readRaw(folder.appendingPathComponent("ref.f32"), channels: 2)
+        for c in 0..<2 {
+            XCTAssertLessThanOrEqual(TestSignals.relativeError(output.channel(c), reference[c]), 1e-3)
+        }
+        run = try agent(["mel", "--config", path("c.yaml"), path("in.wav"), path("mel.npy")])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try TensorFile.read(path: path("mel.npy")).shape, [2, 64, 100])
+        // An impossible value is refused with its key and the configuration's exit status.
+        try "denoise:\n  freq_mask_smooth_hz: 3\n".write(toFile: path("bad.yaml"), atomically: true, encoding: .utf8)
+        run = try agent(["denoise", "--config", path("bad.yaml"), path("in.wav"), path("out2.wav")])
+        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertTrue(run.stderr.contains("freq_mask_smooth_hz"), run.stderr)
+    }
+
     func testMelRefusesBadInput() throws {
         try AudioFile.write(AudioBuffer(sampleRate: 16_000, channelData: [[Float](repeating: 0.1, count: 500)]),
                             to: path("short.wav"))
