@@ -84,6 +84,10 @@ let package = Package(
             ]
         ),
 
+        // Benchmark of the DSP stages against noisereduce and torchaudio (not a test).
+        .executableTarget(name: "dsp-bench", dependencies: ["DSP"], path: "bench/dsp",
+                          exclude: ["reference_bench.py"]),
+
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),

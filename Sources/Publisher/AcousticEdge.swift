@@ -24,6 +24,8 @@ struct AcousticEdge: AsyncParsableCommand {
             CheckConfigCommand.self,
             DevicesCommand.self,
             CalibrateCommand.self,
+            DenoiseCommand.self,
+            MelCommand.self,
             ProcessCommand.self,
         ]
     )

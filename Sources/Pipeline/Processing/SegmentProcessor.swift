@@ -1,6 +1,7 @@
 import Configuration
 import DSP
 import Dispatch
+import Foundation
 import Separator
 import Synchronization
 import TensorFormats
@@ -97,9 +98,7 @@ public final class SegmentProcessor: Sendable {
             denoiseMode = "off"
         }
         do {
-            mel = try LogMel(sampleRate: rate, parameters: LogMelParameters(
-                nFFT: config.mel.nFFT, nMels: config.mel.nMels, frames: config.mel.frames,
-                fMin: config.mel.fMin, fMax: config.mel.fMax, topDB: config.mel.topDB))
+            mel = try LogMel(sampleRate: rate, parameters: LogMelParameters(config.mel))
         } catch {
             throw PipelineError(error.description)
         }
@@ -113,25 +112,12 @@ public final class SegmentProcessor: Sendable {
         }
         let length = channelData[0].count
         guard channelData.allSatisfy({ $0.count == length }) else { throw PipelineError("channels differ in length") }
-        guard length >= mel.minimumLength else {
-            throw PipelineError("a segment of \(length) samples is too short for mel.frames \(mel.parameters.frames) and mel.n_fft \(mel.parameters.nFFT)")
-        }
         var timings = StageTimings()
         var clock = ContinuousClock.now
-
-        // 1. Denoise, one microphone per worker.
-        var clean = channelData
-        if let gates {
-            let results = Mutex([[Float]](repeating: [], count: channels))
-            DispatchQueue.concurrentPerform(iterations: channels) { mic in
-                let out = gates[mic].process(channelData[mic])
-                results.withLock { $0[mic] = out }
-            }
-            clean = results.withLock { $0 }
-        }
+        let clean = denoise(channelData)
         timings.denoise = Self.seconds(since: &clock)
 
-        // 2. Separate every microphone in one batch: parts[mic][source].
+        // Separate every microphone in one batch: parts[mic][source].
         let parts: [[[Float]]]
         if let separator {
             do {
@@ -144,25 +130,58 @@ public final class SegmentProcessor: Sendable {
         }
         timings.separate = Self.seconds(since: &clock)
 
-        // 3. Log-mel of every (microphone, source), spread over the workers.
-        let jobs = channels * sources.count
-        let tensors = Mutex([Tensor?](repeating: nil, count: jobs))
-        let failure = Mutex<String?>(nil)
-        let shape = [1, mel.parameters.nMels, mel.parameters.frames]
-        DispatchQueue.concurrentPerform(iterations: jobs) { job in
-            let (mic, source) = job.quotientAndRemainder(dividingBy: sources.count)
-            do {
-                let values = try mel.compute(parts[mic][source])
-                tensors.withLock { $0[job] = Tensor(shape: shape, values: values) }
-            } catch {
-                failure.withLock { $0 = "mel of mic \(mic) \(sources[source]): \(error)" }
-            }
-        }
-        if let message = failure.withLock({ $0 }) { throw PipelineError(message) }
-        let flat = tensors.withLock { $0 }.compactMap { $0 }
+        let flat = try logMel(parts.flatMap { $0 })
         timings.mel = Self.seconds(since: &clock)
         let grouped = (0..<channels).map { mic in Array(flat[(mic * sources.count)..<((mic + 1) * sources.count)]) }
         return (grouped, timings)
+    }
+
+    /// The denoise stage alone: every channel gated on its own (one worker per core, a
+    /// workspace per worker); the channels unchanged when `denoise.enabled` is false.
+    public func denoise(_ channelData: [[Float]]) -> [[Float]] {
+        guard let gates else { return channelData }
+        precondition(channelData.count == gates.count, "one gate per channel")
+        let results = Mutex([[Float]](repeating: [], count: channelData.count))
+        Self.forEachItem(count: channelData.count, workspace: SpectralGateWorkspace.init) { index, workspace in
+            let out = gates[index].process(channelData[index], workspace: workspace)
+            results.withLock { $0[index] = out }
+        }
+        return results.withLock { $0 }
+    }
+
+    /// The mel stage alone: each signal (any number, each at least `minimumMelLength`
+    /// samples) becomes a `[1, n_mels, frames]` tensor, spread over the cores.
+    public func logMel(_ signals: [[Float]]) throws(PipelineError) -> [Tensor] {
+        if let short = signals.first(where: { $0.count < mel.minimumLength }) {
+            throw PipelineError("\(short.count) samples are too few for the mel stage (at least \(mel.minimumLength) with mel.n_fft \(mel.parameters.nFFT) and mel.frames \(mel.parameters.frames))")
+        }
+        let shape = [1, mel.parameters.nMels, mel.parameters.frames]
+        let results = Mutex([Tensor?](repeating: nil, count: signals.count))
+        let failure = Mutex<String?>(nil)
+        Self.forEachItem(count: signals.count, workspace: LogMelWorkspace.init) { index, workspace in
+            do {
+                let values = try mel.compute(signals[index], workspace: workspace)
+                results.withLock { $0[index] = Tensor(shape: shape, values: values) }
+            } catch {
+                failure.withLock { $0 = "mel: \(error)" }
+            }
+        }
+        if let message = failure.withLock({ $0 }) { throw PipelineError(message) }
+        return results.withLock { $0 }.compactMap { $0 }
+    }
+
+    /// The shortest input the mel stage takes.
+    public var minimumMelLength: Int { mel.minimumLength }
+
+    /// Runs `body(item, workspace)` for every item in `0..<count` on one worker per core;
+    /// each worker makes one workspace and reuses it for its items.
+    private static func forEachItem<Workspace>(count: Int, workspace: () -> Workspace,
+                                               _ body: (Int, Workspace) -> Void) {
+        let workers = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let space = workspace()
+            for item in stride(from: worker, to: count, by: workers) { body(item, space) }
+        }
     }
 
     private static func seconds(since start: inout ContinuousClock.Instant) -> Double {

@@ -15,3 +15,11 @@ extension SpectralGateParameters {
                   padding: config.padding, clipNoiseStationary: config.clipNoiseStationary)
     }
 }
+
+extension LogMelParameters {
+    /// The `mel.*` settings as the mel stage's parameters.
+    public init(_ config: MelConfig) {
+        self.init(nFFT: config.nFFT, nMels: config.nMels, frames: config.frames, fMin: config.fMin,
+                  fMax: config.fMax, topDB: config.topDB)
+    }
+}
