@@ -175,8 +175,8 @@ public final class SegmentProcessor: Sendable {
 
     /// Runs `body(item, workspace)` for every item in `0..<count` on one worker per core;
     /// each worker makes one workspace and reuses it for its items.
-    private static func forEachItem<Workspace>(count: Int, workspace: () -> Workspace,
-                                               _ body: (Int, Workspace) -> Void) {
+    private static func forEachItem<Workspace>(count: Int, workspace: @Sendable () -> Workspace,
+                                               _ body: @Sendable (Int, Workspace) -> Void) {
         let workers = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let space = workspace()
