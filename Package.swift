@@ -59,6 +59,10 @@ let package = Package(
             ]
         ),
 
+        // Benchmark of the separator against PyTorch (bench/separator/README.md).
+        .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
+                          path: "bench/separator/SeparatorBench"),
+
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),

@@ -81,12 +81,11 @@ enum Kernels {
                                into cols: UnsafeMutablePointer<Float>) {
         let H = x.f, W = x.t
         let ncols = rows.count * wo
-        var k = 0
-        for ci in 0..<x.c {
+        Parallel.forRanges(x.c, cost: g.taps * ncols) { channels in
+        for ci in channels {
             for ki in 0..<g.kh {
                 for kj in 0..<g.kw {
-                    let dst = cols + k * ncols
-                    k += 1
+                    let dst = cols + ((ci * g.kh + ki) * g.kw + kj) * ncols
                     let off = kj * g.dw - g.pw
                     for r in rows {
                         let item = r / ho, oh = r % ho
@@ -112,6 +111,7 @@ enum Kernels {
                 }
             }
         }
+        }
     }
 
     /// Transposed convolution (no padding, no dilation) of `x [Cin, B, Hi, Wi]` with a PyTorch
@@ -134,12 +134,11 @@ enum Kernels {
                 let ncols = (r1 - r0) * wi
                 sgemm(transA: true, m: m, n: ncols, k: cin, a: weight, lda: m,
                       b: x.data + r0 * wi, ldb: nIn, beta: 0, c: cols, ldc: ncols)
-                var row = 0
-                for co in 0..<cout {
+                Parallel.forRanges(cout, cost: g.taps * ncols) { outChannels in
+                for co in outChannels {
                     for ki in 0..<g.kh {
                         for kj in 0..<g.kw {
-                            let src = cols + row * ncols
-                            row += 1
+                            let src = cols + ((co * g.kh + ki) * g.kw + kj) * ncols
                             for r in r0..<r1 {
                                 let item = r / hi, ih = r % hi
                                 let h = ih * g.sh + ki - hKeep.lowerBound
@@ -160,6 +159,7 @@ enum Kernels {
                         }
                     }
                 }
+                }
                 r0 = r1
             }
         }
@@ -168,8 +168,8 @@ enum Kernels {
 
     /// Fills each of `rows` rows of `columns` floats with its bias (or zero).
     static func fillRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
-        for r in 0..<rows {
-            (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns)
+        Parallel.forRanges(rows, cost: columns) { range in
+            for r in range { (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns) }
         }
     }
 
@@ -189,47 +189,64 @@ enum Kernels {
                           items: Int? = nil, plane: Int? = nil) {
         let items = items ?? x.b, plane = plane ?? x.plane
         precondition(items * plane == x.columns)
-        let stride = x.columns
-        let cg = x.c / groups
+        let stride = x.columns, c = x.c
+        let cg = c / groups
         let count = Double(cg * plane)
-        for item in 0..<items {
+        // Per (channel, item) partial sums, in parallel over channels; then per group.
+        var partial = [Double](repeating: 0, count: c * items)
+        var mean = [Double](repeating: 0, count: groups * items)
+        var rstd = [Double](repeating: 0, count: groups * items)
+        partial.withUnsafeMutableBufferPointer { part in
+            let part = part.baseAddress!
+            Parallel.forRanges(c, cost: stride) { channels in
+                for ch in channels {
+                    for item in 0..<items { part[ch * items + item] = laneSum(x.data + ch * stride + item * plane, plane) }
+                }
+            }
             for g in 0..<groups {
-                var sum = 0.0
-                for ch in g * cg..<(g + 1) * cg {
-                    let p = x.data + ch * stride + item * plane
-                    var i = 0
-                    while i < plane {
-                        // Blocks of float sums folded into a double: fast and accurate.
-                        let e = min(plane, i + 256)
-                        var s: Float = 0
-                        for j in i..<e { s += p[j] }
-                        sum += Double(s)
-                        i = e
+                for item in 0..<items {
+                    var s = 0.0
+                    for ch in g * cg..<(g + 1) * cg { s += part[ch * items + item] }
+                    mean[g * items + item] = s / count
+                }
+            }
+            mean.withUnsafeBufferPointer { meanP in
+                let meanP = meanP.baseAddress!
+                Parallel.forRanges(c, cost: stride) { channels in
+                    for ch in channels {
+                        let g = ch / cg
+                        for item in 0..<items {
+                            part[ch * items + item] = laneSumOfSquares(x.data + ch * stride + item * plane, plane,
+                                                                       mean: Float(meanP[g * items + item]))
+                        }
                     }
                 }
-                let mean = sum / count
-                var sq = 0.0
-                let meanF = Float(mean)
-                for ch in g * cg..<(g + 1) * cg {
-                    let p = x.data + ch * stride + item * plane
-                    var i = 0
-                    while i < plane {
-                        let e = min(plane, i + 256)
-                        var s: Float = 0
-                        for j in i..<e { let d = p[j] - meanF; s += d * d }
-                        sq += Double(s)
-                        i = e
-                    }
+            }
+            for g in 0..<groups {
+                for item in 0..<items {
+                    var s = 0.0
+                    for ch in g * cg..<(g + 1) * cg { s += part[ch * items + item] }
+                    rstd[g * items + item] = 1.0 / (s / count + eps).squareRoot()
                 }
-                let rstd = 1.0 / (sq / count + eps).squareRoot()
-                for ch in g * cg..<(g + 1) * cg {
-                    let scale = Float(rstd * Double(weight[ch]))
-                    let shift = Float(Double(bias[ch]) - mean * rstd * Double(weight[ch]))
-                    let p = x.data + ch * stride + item * plane
-                    if applyGelu {
-                        for j in 0..<plane { p[j] = gelu(p[j] * scale + shift) }
-                    } else {
-                        for j in 0..<plane { p[j] = p[j] * scale + shift }
+            }
+        }
+        mean.withUnsafeBufferPointer { meanP in
+            rstd.withUnsafeBufferPointer { rstdP in
+                let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
+                Parallel.forRanges(c, cost: stride * (applyGelu ? 8 : 1)) { channels in
+                    for ch in channels {
+                        let g = ch / cg
+                        for item in 0..<items {
+                            let m = meanP[g * items + item], r = rstdP[g * items + item]
+                            let scale = Float(r * Double(weight[ch]))
+                            let shift = Float(Double(bias[ch]) - m * r * Double(weight[ch]))
+                            let p = x.data + ch * stride + item * plane
+                            if applyGelu {
+                                for j in 0..<plane { p[j] = fastGelu(p[j] * scale + shift) }
+                            } else {
+                                for j in 0..<plane { p[j] = p[j] * scale + shift }
+                            }
+                        }
                     }
                 }
             }
@@ -265,13 +282,15 @@ enum Kernels {
     /// Exact GELU, `x/2 (1 + erf(x/sqrt 2))`, as `torch.nn.functional.gelu` (approximate='none').
     @inline(__always)
     static func gelu(_ x: Float) -> Float {
-        0.5 * x * (1 + erff(x * 0.70710678118654752440))
+        fastGelu(x)
     }
 
     /// Exact GELU in place.
     static func gelu(_ x: Tensor) {
         let p = x.data
-        for i in 0..<x.count { p[i] = gelu(p[i]) }
+        Parallel.forRanges(x.count, cost: 8) { range in
+            for i in range { p[i] = fastGelu(p[i]) }
+        }
     }
 
     /// ReLU in place.
@@ -285,9 +304,11 @@ enum Kernels {
         let half = x.c / 2
         let out = x.new(c: half, f: x.f, t: x.t)
         let n = x.columns
-        for ch in 0..<half {
-            let a = x.data + ch * n, g = x.data + (ch + half) * n, o = out.data + ch * n
-            for j in 0..<n { o[j] = a[j] * (1 / (1 + expf(-g[j]))) }
+        Parallel.forRanges(half, cost: 4 * n) { channels in
+            for ch in channels {
+                let a = x.data + ch * n, g = x.data + (ch + half) * n, o = out.data + ch * n
+                for j in 0..<n { o[j] = a[j] * fastSigmoid(g[j]) }
+            }
         }
         return out
     }
@@ -295,23 +316,25 @@ enum Kernels {
     /// `x += scale[c] * y` (LayerScale'd residual), channel-major.
     static func addScaled(_ x: Tensor, _ y: Tensor, scale: UnsafePointer<Float>?) {
         let n = x.columns
-        for ch in 0..<x.c {
-            let s = scale?[ch] ?? 1
-            let a = x.data + ch * n, b = y.data + ch * n
-            for j in 0..<n { a[j] += s * b[j] }
+        Parallel.forRanges(x.c, cost: n) { channels in
+            for ch in channels {
+                let s = scale?[ch] ?? 1
+                let a = x.data + ch * n, b = y.data + ch * n
+                for j in 0..<n { a[j] += s * b[j] }
+            }
         }
     }
 
     /// Softmax of each of `rows` rows of `n` floats, in place.
     static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            let row = p + r * n
-            var m = -Float.infinity
-            for j in 0..<n { m = max(m, row[j]) }
-            var s: Float = 0
-            for j in 0..<n { let e = expf(row[j] - m); row[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<n { row[j] *= inv }
+        Parallel.forRanges(rows, cost: 8 * n) { range in
+            for r in range {
+                let row = p + r * n
+                let m = laneMax(row, n)
+                for j in 0..<n { row[j] = fastExp(row[j] - m) }
+                let inv = Float(1 / laneSum(row, n))
+                for j in 0..<n { row[j] *= inv }
+            }
         }
     }
 
