@@ -20,6 +20,7 @@ struct AcousticEdge: AsyncParsableCommand {
             CheckConfigCommand.self,
             DevicesCommand.self,
             CalibrateCommand.self,
+            SeparateCommand.self,
         ]
     )
 }

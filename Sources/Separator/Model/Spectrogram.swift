@@ -50,7 +50,7 @@ final class Spectrogram {
 
     /// `_spec` then `_magnitude` (cac) of `signal [audioC, B, 1, L]`:
     /// `[2 * audioC, B, nfft/2, frames]` with channel `2 * c + (0 re, 1 im)`.
-    func forward(_ signal: Tensor) -> Tensor {
+    func forward(_ signal: Activation) -> Activation {
         let length = signal.t, le = frames(for: length), hl = hop
         let bins = nfft / 2
         let out = signal.new(c: 2 * signal.c, f: bins, t: le)
@@ -83,7 +83,7 @@ final class Spectrogram {
 
     /// `_mask` (cac) then `_ispec` of `spec [2 * channels, B, nfft/2, frames]`: the signal
     /// `[channels, B, 1, length]`.
-    func inverse(_ spec: Tensor, length: Int) -> Tensor {
+    func inverse(_ spec: Activation, length: Int) -> Activation {
         let bins = nfft / 2, le = spec.t, hl = hop
         let channels = spec.c / 2
         let out = spec.new(c: channels, f: 1, t: length)

@@ -1,4 +1,4 @@
-// Numeric kernels of HTDemucs on channel-major tensors (see Tensor.swift): convolutions as
+// Numeric kernels of HTDemucs on channel-major tensors (see Activation.swift): convolutions as
 // im2col + OpenBLAS SGEMM, transposed convolutions as SGEMM + col2im, group/layer norms,
 // exact GELU, GLU, softmax and multi-head attention.
 //
@@ -47,8 +47,8 @@ enum Kernels {
 
     /// Convolution of `x [Cin, B, H, W]` with a PyTorch weight `[Cout, Cin, kh, kw]` (or
     /// `[Cout, Cin, k]`) and bias `[Cout]`: `[Cout, B, Ho, Wo]`.
-    static func conv(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     cout: Int, _ g: ConvGeometry) -> Tensor {
+    static func conv(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                     cout: Int, _ g: ConvGeometry) -> Activation {
         let cin = x.c, H = x.f, W = x.t
         let ho = g.outHeight(H), wo = g.outWidth(W)
         let out = x.new(c: cout, f: ho, t: wo)
@@ -77,7 +77,7 @@ enum Kernels {
     }
 
     /// Columns of output rows `rows` (row = b * Ho + ho) of a convolution: `[Cin*kh*kw, rows*Wo]`.
-    private static func im2col(_ x: Tensor, _ g: ConvGeometry, ho: Int, wo: Int, rows: Range<Int>,
+    private static func im2col(_ x: Activation, _ g: ConvGeometry, ho: Int, wo: Int, rows: Range<Int>,
                                into cols: UnsafeMutablePointer<Float>) {
         let H = x.f, W = x.t
         let ncols = rows.count * wo
@@ -117,8 +117,8 @@ enum Kernels {
     /// Transposed convolution (no padding, no dilation) of `x [Cin, B, Hi, Wi]` with a PyTorch
     /// weight `[Cin, Cout, kh, kw]`, keeping only output rows `hKeep` and columns `wKeep` of the
     /// full `[(Hi-1)*sh+kh, (Wi-1)*sw+kw]` result (the crop demucs applies right after).
-    static func convTranspose(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Tensor {
+    static func convTranspose(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Activation {
         let cin = x.c, hi = x.f, wi = x.t
         let hk = hKeep.count, wk = wKeep.count
         let out = x.new(c: cout, f: hk, t: wk)
@@ -174,7 +174,7 @@ enum Kernels {
     }
 
     /// A linear layer on tokens `x [in, B, F, T]` (a 1x1 convolution): `W[out, in] x + b`.
-    static func linear(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int) -> Tensor {
+    static func linear(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int) -> Activation {
         conv(x, weight: weight, bias: bias, cout: outChannels, ConvGeometry())
     }
 
@@ -184,7 +184,7 @@ enum Kernels {
     /// optionally followed by exact GELU. Statistics per item over the group's channels and
     /// the item's `plane` floats, accumulated in double. By default items are the batch items
     /// (statistics over F x T); DConv passes `items: B*F, plane: T` (per frequency row).
-    static func groupNorm(_ x: Tensor, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    static func groupNorm(_ x: Activation, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                           eps: Double = 1e-5, gelu applyGelu: Bool = false,
                           items: Int? = nil, plane: Int? = nil) {
         let items = items ?? x.b, plane = plane ?? x.plane
@@ -254,7 +254,7 @@ enum Kernels {
     }
 
     /// LayerNorm over the channel axis of tokens `x [C, B, F, T]` (each column a token), in place.
-    static func layerNorm(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
+    static func layerNorm(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
         let n = x.columns, c = x.c
         x.new(c: 2, b: 1, f: 1, t: n).withData { stats in
             let mean = stats, rstd = stats + n
@@ -286,7 +286,7 @@ enum Kernels {
     }
 
     /// Exact GELU in place.
-    static func gelu(_ x: Tensor) {
+    static func gelu(_ x: Activation) {
         let p = x.data
         Parallel.forRanges(x.count, cost: 8) { range in
             for i in range { p[i] = fastGelu(p[i]) }
@@ -294,13 +294,13 @@ enum Kernels {
     }
 
     /// ReLU in place.
-    static func relu(_ x: Tensor) {
+    static func relu(_ x: Activation) {
         let p = x.data
         for i in 0..<x.count { p[i] = max(p[i], 0) }
     }
 
     /// GLU over channels: the first half times the sigmoid of the second half.
-    static func glu(_ x: Tensor) -> Tensor {
+    static func glu(_ x: Activation) -> Activation {
         let half = x.c / 2
         let out = x.new(c: half, f: x.f, t: x.t)
         let n = x.columns
@@ -314,7 +314,7 @@ enum Kernels {
     }
 
     /// `x += scale[c] * y` (LayerScale'd residual), channel-major.
-    static func addScaled(_ x: Tensor, _ y: Tensor, scale: UnsafePointer<Float>?) {
+    static func addScaled(_ x: Activation, _ y: Activation, scale: UnsafePointer<Float>?) {
         let n = x.columns
         Parallel.forRanges(x.c, cost: n) { channels in
             for ch in channels {
@@ -343,9 +343,9 @@ enum Kernels {
     /// Multi-head attention of `torch.nn.MultiheadAttention` (batch_first, no mask, no
     /// dropout): queries from `q [C, B, Lq]`, keys and values from `kv [C, B, Lk]` (tokens
     /// flattened over F x T). `inProj [3C, C]`, `inBias [3C]`, `outProj [C, C]`, `outBias [C]`.
-    static func attention(query q: Tensor, keyValue kv: Tensor, heads: Int,
+    static func attention(query q: Activation, keyValue kv: Activation, heads: Int,
                           inProj: UnsafePointer<Float>, inBias: UnsafePointer<Float>,
-                          outProj: UnsafePointer<Float>, outBias: UnsafePointer<Float>) -> Tensor {
+                          outProj: UnsafePointer<Float>, outBias: UnsafePointer<Float>) -> Activation {
         let c = q.c, dh = c / heads
         let lq = q.plane, lk = kv.plane
         let nq = q.columns, nk = kv.columns
@@ -373,7 +373,7 @@ enum Kernels {
     }
 }
 
-extension Tensor {
+extension Activation {
     /// Runs `body` on this (scratch) tensor's data; the tensor dies after.
     func withData<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         try body(data)
