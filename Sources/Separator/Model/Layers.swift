@@ -77,8 +77,7 @@ struct DConv {
             let y = Kernels.conv(h, weight: br.conv2.weight.data, bias: br.conv2.bias.data,
                                  cout: 2 * channels, ConvGeometry())
             br.norm2.apply(y, items: sequences, plane: length)
-            let z = Kernels.glu(y)
-            Kernels.addScaled(x, z, scale: br.scale.data)
+            Kernels.addScaledGLU(x, y, scale: br.scale.data)
         }
     }
 }

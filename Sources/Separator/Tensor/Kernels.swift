@@ -313,6 +313,19 @@ enum Kernels {
         return out
     }
 
+    /// `x += scale[c] * GLU(y)[c]`: DConv's GLU, LayerScale and residual add in one pass.
+    static func addScaledGLU(_ x: Activation, _ y: Activation, scale: UnsafePointer<Float>) {
+        let n = x.columns, half = x.c
+        precondition(y.c == 2 * half && y.columns == n)
+        Parallel.forRanges(half, cost: 4 * n) { channels in
+            for ch in channels {
+                let s = scale[ch]
+                let o = x.data + ch * n, a = y.data + ch * n, g = y.data + (ch + half) * n
+                for j in 0..<n { o[j] += s * (a[j] * fastSigmoid(g[j])) }
+            }
+        }
+    }
+
     /// `x += scale[c] * y` (LayerScale'd residual), channel-major.
     static func addScaled(_ x: Activation, _ y: Activation, scale: UnsafePointer<Float>?) {
         let n = x.columns
