@@ -87,6 +87,9 @@ let package = Package(
         // Benchmark of the DSP stages against noisereduce and torchaudio (not a test).
         .executableTarget(name: "dsp-bench", dependencies: ["DSP"], path: "bench/dsp",
                           exclude: ["reference_bench.py"]),
+        // Benchmark of the separator against PyTorch (bench/separator/README.md).
+        .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
+                          path: "bench/separator/SeparatorBench"),
 
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.

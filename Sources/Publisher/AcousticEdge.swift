@@ -26,6 +26,7 @@ struct AcousticEdge: AsyncParsableCommand {
             CalibrateCommand.self,
             DenoiseCommand.self,
             MelCommand.self,
+            SeparateCommand.self,
             ProcessCommand.self,
         ]
     )
