@@ -51,7 +51,9 @@ let package = Package(
             "CALSA", "AudioFiles", "TensorFormats", "Configuration",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
+        .target(name: "MQTTBridge", dependencies: [
+            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
