@@ -211,7 +211,9 @@ extension ALSACaptureTests {
         try alsa.start()
         let fromALSA = await collect(alsa, count: 4)
 
-        let replay = try AudioCapture(settings: CaptureSettings(source: .file(path: wav), segmentFrames: 3000, realtime: false))
+        var fileSettings = CaptureSettings(source: .file(path: wav), segmentFrames: 3000, realtime: false)
+        fileSettings.waitForConsumerInTests = true  // unpaced: never drop in this comparison
+        let replay = try AudioCapture(settings: fileSettings)
         try replay.start()
         var fromFile: [Segment] = []
         for await s in replay.segments { fromFile.append(s) }
