@@ -120,14 +120,11 @@ final class CaptureWorker: @unchecked Sendable {
                 if n < 0 {
                     err = Int32(n)
                 } else {
-                    // The chunk's last frame was captured `delay` frames before now; its first
-                    // `n` frames earlier than that.
-                    let now = realtimeNow()
-                    let delay = pcm.delay()
                     lastData = monotonicNow()
                     recoveriesWithoutData = 0
-                    append(raw, frames: n, format: current.format,
-                           startTime: now - Double(delay + n) / rate)
+                    // Only the first read of a segment needs its time (a syscall or two).
+                    let start = filled == 0 ? pcm.firstFrameTime(framesJustRead: n, rate: rate) : 0
+                    append(raw, frames: n, format: current.format, startTime: start)
                     continue
                 }
             }
