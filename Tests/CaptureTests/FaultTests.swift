@@ -95,3 +95,55 @@ extension ALSACaptureTests {
         #expect(decode(segments[5].channelData[2][999]).frame == 2999)
     }
 }
+
+extension ALSACaptureTests {
+    /// A device with a clock, as a sound card: segments arrive at the device's pace, their
+    /// start times are 0.1 s apart, and the stream is gapless.
+    @Test func clockedDeviceDeliversAtItsPace() async throws {
+        TestDevices.install()
+        let capture = try AudioCapture(settings: CaptureSettings(
+            source: .alsa(device: "ae_clocked"), segmentFrames: 1600, periodSeconds: 0.02))
+        let begin = Date()
+        try capture.start()
+        let segments = await collect(capture, count: 5)
+        let elapsed = Date().timeIntervalSince(begin)
+        #expect(elapsed >= 0.45 && elapsed < 5, "elapsed \(elapsed)")
+        #expect(capture.stats.overruns == 0 && capture.stats.droppedSegments == 0, "\(capture.stats)")
+        for (i, s) in segments.enumerated() {
+            #expect(s.index == i)
+            #expect(decode(s.channelData[1][0]).frame == i * 1600)
+            #expect(decode(s.channelData[1][1599]).frame == i * 1600 + 1599)
+            if i > 0 {
+                let step = s.startTime - segments[i - 1].startTime
+                #expect(abs(step - 0.1) < 0.05, "segment \(i) starts \(step) s after the previous one")
+            }
+        }
+        #expect(abs(segments[0].startTime - begin.timeIntervalSince1970) < 0.5)
+    }
+
+    /// The product's guarantee on a clocked device: a consumer far slower than real time
+    /// makes the capture drop whole segments (counted), never wait: no overrun, and every
+    /// delivered segment is exactly the device's frames at its place in the stream.
+    @Test func slowConsumerNeverStallsAClockedCapture() async throws {
+        TestDevices.install()
+        let capture = try AudioCapture(settings: CaptureSettings(
+            source: .alsa(device: "ae_clocked"), segmentFrames: 800, queueDepth: 1,
+            bufferSeconds: 0.2, periodSeconds: 0.01))
+        try capture.start()
+        var seen: [Segment] = []
+        for await s in capture.segments {
+            seen.append(s)
+            try await Task.sleep(for: .milliseconds(250))  // 5x slower than the 50-ms segments
+            if seen.count == 4 { break }
+        }
+        let stats = capture.stats
+        capture.stop()
+        #expect(stats.overruns == 0, "\(stats)")
+        #expect(stats.droppedSegments > 0, "\(stats)")
+        for s in seen {
+            #expect(!s.overrun)
+            #expect(decode(s.channelData[0][0]).frame == Int(s.firstSample))
+            #expect(decode(s.channelData[0][799]).frame == Int(s.firstSample) + 799)
+        }
+    }
+}

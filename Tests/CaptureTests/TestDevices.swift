@@ -35,6 +35,7 @@ enum TestDevices {
             pcm.ae_fault_xrun { type aefault channels 4 xrun_at 2500 }
             pcm.ae_fault_suspend { type aefault channels 4 suspend_at 2500 }
             pcm.ae_fault_gone { type aefault channels 4 gone_at 2500 }
+            pcm.ae_clocked { type aefault channels 2 clock 1 }
             pcm.ae_m8 {
                 type multi
                 slaves.a { pcm { type null } channels 8 }

@@ -13,11 +13,12 @@
  *       xrun_at 2500        # after this many frames, one overrun (-EPIPE) losing 333 frames
  *       suspend_at 2500     # after this many frames, one suspend (-ESTRPIPE) losing 333 frames
  *       gone_at 2500        # after this many frames, the device vanishes (-ENODEV) for good
+ *       clock 1             # run on the clock like a sound card (a timerfd wakes poll once
+ *                           # a period); without it a period is always ready, like `null`
  *   }
  *
  * Every sample tells where it came from: frame n (of this open) and channel c hold
  * (n * 16 + c) / 2^24 as FLOAT_LE (exact for n < 2^20) or (n * 8 + c) mod 32768 as S16_LE.
- * Like ALSA's null plugin it has no clock: a period is always ready.
  */
 #include <alsa/asoundlib.h>
 #include <alsa/pcm_external.h>
@@ -25,6 +26,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -34,10 +37,52 @@ typedef struct {
     long long delivered;   /* frames handed to the application by this open */
     long long xrun_at, suspend_at, gone_at;
     int xrun_done, suspend_done;
+    int clocked;
+    double started;        /* CLOCK_MONOTONIC seconds at start (clocked) */
 } aefault_t;
 
-static int af_start(snd_pcm_ioplug_t *io) { (void)io; return 0; }
-static int af_stop(snd_pcm_ioplug_t *io) { (void)io; return 0; }
+static double monotonic_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int af_start(snd_pcm_ioplug_t *io) {
+    aefault_t *af = io->private_data;
+    if (af->clocked) {
+        af->started = monotonic_now();
+        double period = (double)io->period_size / (double)io->rate;
+        struct itimerspec its;
+        its.it_interval.tv_sec = (time_t)period;
+        its.it_interval.tv_nsec = (long)((period - (double)(time_t)period) * 1e9);
+        its.it_value = its.it_interval;
+        timerfd_settime(io->poll_fd, 0, &its, NULL);
+    }
+    return 0;
+}
+
+static int af_stop(snd_pcm_ioplug_t *io) {
+    aefault_t *af = io->private_data;
+    if (af->clocked) {
+        struct itimerspec off;
+        memset(&off, 0, sizeof off);
+        timerfd_settime(io->poll_fd, 0, &off, NULL);
+    }
+    return 0;
+}
+
+/* Clocked: the timer's expiry is consumed, and the PCM is readable when a period is. */
+static int af_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned int nfds,
+                           unsigned short *revents) {
+    (void)nfds;
+    unsigned long long expirations;
+    if (pfd[0].revents & POLLIN) {
+        if (read(io->poll_fd, &expirations, sizeof expirations) < 0) { /* nothing pending */ }
+    }
+    snd_pcm_sframes_t avail = snd_pcm_avail_update(io->pcm);
+    *revents = (avail >= (snd_pcm_sframes_t)io->period_size) ? POLLIN : 0;
+    return 0;
+}
 
 static snd_pcm_sframes_t af_pointer(snd_pcm_ioplug_t *io) {
     aefault_t *af = io->private_data;
@@ -51,6 +96,11 @@ static snd_pcm_sframes_t af_pointer(snd_pcm_ioplug_t *io) {
         af->suspend_done = 1;
         af->next_frame += 333;
         return -ESTRPIPE;
+    }
+    if (af->clocked) {
+        if (io->state != SND_PCM_STATE_RUNNING) return io->appl_ptr % io->buffer_size;
+        long long elapsed = (long long)((monotonic_now() - af->started) * (double)io->rate);
+        return (snd_pcm_sframes_t)(elapsed % (long long)io->buffer_size);
     }
     /* Always exactly one period ahead of the application. */
     return (io->appl_ptr + io->period_size) % io->buffer_size;
@@ -87,6 +137,16 @@ static int af_close(snd_pcm_ioplug_t *io) {
 
 static int af_prepare(snd_pcm_ioplug_t *io) { (void)io; return 0; }
 
+static const snd_pcm_ioplug_callback_t af_clocked_callback = {
+    .start = af_start,
+    .stop = af_stop,
+    .pointer = af_pointer,
+    .transfer = af_transfer,
+    .close = af_close,
+    .prepare = af_prepare,
+    .poll_revents = af_poll_revents,
+};
+
 static const snd_pcm_ioplug_callback_t af_callback = {
     .start = af_start,
     .stop = af_stop,
@@ -99,7 +159,7 @@ static const snd_pcm_ioplug_callback_t af_callback = {
 SND_PCM_PLUGIN_DEFINE_FUNC(aefault) {
     snd_config_iterator_t i, next;
     const char *format_name = "FLOAT_LE";
-    long rate = 16000, channels = 8, xrun_at = -1, suspend_at = -1, gone_at = -1;
+    long rate = 16000, channels = 8, xrun_at = -1, suspend_at = -1, gone_at = -1, clocked = 0;
     (void)root;
     snd_config_for_each(i, next, conf) {
         snd_config_t *n = snd_config_iterator_entry(i);
@@ -112,6 +172,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(aefault) {
         if (!strcmp(id, "xrun_at")) { snd_config_get_integer(n, &xrun_at); continue; }
         if (!strcmp(id, "suspend_at")) { snd_config_get_integer(n, &suspend_at); continue; }
         if (!strcmp(id, "gone_at")) { snd_config_get_integer(n, &gone_at); continue; }
+        if (!strcmp(id, "clock")) { snd_config_get_integer(n, &clocked); continue; }
         SNDERR("Unknown field %s", id);
         return -EINVAL;
     }
@@ -127,12 +188,14 @@ SND_PCM_PLUGIN_DEFINE_FUNC(aefault) {
     af->xrun_at = xrun_at;
     af->suspend_at = suspend_at;
     af->gone_at = gone_at;
+    af->clocked = clocked != 0;
     af->io.version = SND_PCM_IOPLUG_VERSION;
     af->io.name = "acoustic-edge fault-injecting test capture";
-    af->io.callback = &af_callback;
+    af->io.callback = af->clocked ? &af_clocked_callback : &af_callback;
     af->io.private_data = af;
     af->io.mmap_rw = 0;
-    af->io.poll_fd = open("/dev/zero", O_RDONLY); /* always readable: no clock */
+    af->io.poll_fd = af->clocked ? timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+                                 : open("/dev/zero", O_RDONLY); /* always readable: no clock */
     af->io.poll_events = POLLIN;
     int err = snd_pcm_ioplug_create(&af->io, name, stream, mode);
     if (err < 0) {
