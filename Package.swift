@@ -55,7 +55,7 @@ let package = Package(
             "CMosquitto", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
         // What the operator of an edge node needs: systemd notification and the watchdog,
@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
         .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),

@@ -3,7 +3,7 @@ import Capture
 import Configuration
 
 /// `acoustic-edge calibrate`: records the site's ambient noise into a noise profile.
-struct CalibrateCommand: AgentCommand {
+struct CalibrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
         abstract: "Record the site's ambient noise from the capture device into a noise profile.",
@@ -27,7 +27,7 @@ struct CalibrateCommand: AgentCommand {
     @Option(name: .long, help: "Record from this ALSA device instead of capture.device.")
     var device: String?
 
-    func execute() async throws {
+    func run() async throws {
         let agent = try config.load()
         var settings = CaptureSettings(config: agent.capture)
         if let device { settings.source = .alsa(device: device) }
