@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
