@@ -61,6 +61,9 @@ let package = Package(
             ]
         ),
 
+        // A small MQTTBridge client: the tests kill -9 it to see the last will (docs/mqtt.md).
+        .executableTarget(name: "mqtt-probe", dependencies: ["MQTTBridge"], path: "Sources/MQTTProbe"),
+
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),

@@ -95,7 +95,6 @@ final class Engine {
 
     private func finish() {
         if let client {
-            if case .connected = link { sendStatus(client) }
             // Reason 4: the broker publishes the last will, so the status turns offline.
             client.stop(withWill: true)
         }

@@ -25,6 +25,7 @@ enum MQTTv5 {
     static let disconnectWithWill: Int32 = 4         // MQTT_RC_DISCONNECT_WITH_WILL_MSG
     static let badUsernameOrPassword: Int32 = 134    // MQTT_RC_BAD_USERNAME_OR_PASSWORD
     static let notAuthorized: Int32 = 135            // MQTT_RC_NOT_AUTHORIZED
+    static let subscribeRetainAsPublished: Int32 = 0x08  // MQTT_SUB_OPT_RETAIN_AS_PUBLISHED
 }
 
 /// libmosquitto's error or reason code as text.
@@ -158,9 +159,10 @@ final class MosquittoClient: @unchecked Sendable {
         return (rc, mid)
     }
 
-    /// Subscribes to `filter`; the result (SUBACK) is not tracked.
+    /// Subscribes to `filter` with "retain as published" (MQTT v5), so a message published
+    /// retained keeps its retain flag even when it arrives live; the SUBACK is not tracked.
     func subscribe(_ filter: String, qos: Int32) -> Int32 {
-        mosquitto_subscribe_v5(handle, nil, filter, qos, 0, nil)
+        mosquitto_subscribe_v5(handle, nil, filter, qos, MQTTv5.subscribeRetainAsPublished, nil)
     }
 
     /// `true` while libmosquitto has a socket (a dead loop thread leaves it closed or open;
