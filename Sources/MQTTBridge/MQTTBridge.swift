@@ -25,6 +25,8 @@ public struct MQTTStats: Sendable, Equatable {
     public var refused = 0
     /// Successful connections since start (1 = never reconnected).
     public var connections = 0
+    /// Connection attempts since start (each makes a new libmosquitto client).
+    public var attempts = 0
     /// The last problem, one line (kept after recovery, for the status document).
     public var lastError: String?
 }

@@ -34,6 +34,12 @@ func mosquittoErrorText(_ rc: Int32) -> String {
     return String(cString: text)
 }
 
+/// A hint for a TLS failure (libmosquitto only says "A TLS error occurred").
+func tlsHint(_ rc: Int32) -> String {
+    rc == Int32(MOSQ_ERR_TLS.rawValue)
+        ? " (check mqtt.tls: the CA must have signed the broker's certificate, which must name the host)" : ""
+}
+
 /// An MQTT v5 reason code as text (CONNACK, PUBACK, DISCONNECT).
 func mqttReasonText(_ code: Int32) -> String {
     guard let text = mosquitto_reason_string(code) else { return "reason \(code)" }
@@ -131,7 +137,9 @@ final class MosquittoClient: @unchecked Sendable {
         if rc == MOSQ_ERR_ERRNO.rawValue {
             throw BridgeError.client("connect to \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        try check(rc, "connect to \(host):\(port)")
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            throw BridgeError.client("connect to \(host):\(port): \(mosquittoErrorText(rc))\(tlsHint(rc))")
+        }
         try check(mosquitto_loop_start(handle), "network thread")
         loopStarted.set()
     }

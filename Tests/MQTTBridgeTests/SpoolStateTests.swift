@@ -168,7 +168,7 @@ final class SettingsTests: XCTestCase {
         let record = SpoolRecord(topic: "plant/mic0/fan", qos: 1,
                                  userProperties: [("mic", "0"), ("source", "fan"), ("mic", "dup")],
                                  contentType: "application/x-pytorch", payload: Array(0...255))
-        try store.write(record, sequence: 42)
+        XCTAssertGreaterThan(try store.write(record, sequence: 42), 256)
         try Data("half".utf8).write(to: folder.appendingPathComponent("00000000000000000043.msg.tmp"))
         try Data("junk".utf8).write(to: folder.appendingPathComponent("00000000000000000044.msg"))
         let reopened = try DiskSpoolStore(directory: folder.path)

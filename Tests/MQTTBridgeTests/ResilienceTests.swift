@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+import ReferenceHarness
+@testable import MQTTBridge
+
+/// A log handler that keeps every line, to check what the bridge says (and never says).
+struct CollectingLogHandler: LogHandler {
+    static let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        Self.lines.withLock { $0.append("\(event.level) \(event.message)") }
+    }
+}
+
+/// Failure, recovery and loss-free delivery against a real mosquitto.
+final class ResilienceTests: XCTestCase {
+    /// The `mqtt-probe` executable built beside the test bundle.
+    private var probePath: String {
+        let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("mqtt-probe").path }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    func testLastWillOnKillNine() throws {
+        let broker = try TestBroker()
+        let scratch = try ReferenceHarness.makeScratchFolder(prefix: "probe")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("stdout")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: probePath)
+        probe.arguments = ["--port", String(broker.port), "--prefix", "plant/line1", "--hold"]
+        probe.standardOutput = try FileHandle(forWritingTo: output)
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        defer { if probe.isRunning { kill(probe.processIdentifier, SIGKILL); probe.waitUntilExit() } }
+        XCTAssertTrue(Wait.until(15) { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("connected") },
+                      "probe did not connect (\(probePath))")
+        let status = try PahoSubscriber(port: broker.port, topics: ["plant/line1/status"], count: 2, timeout: 15)
+        XCTAssertTrue(Wait.until(10) { status.received.count == 1 })
+        XCTAssertTrue(status.received.first?.payloadText?.contains(#""state":"online""#) ?? false)
+        kill(probe.processIdentifier, SIGKILL)
+        probe.waitUntilExit()
+        let got = status.finish()
+        XCTAssertEqual(got.count, 2, status.stderr)
+        XCTAssertEqual(got.last?.payloadText, #"{"state":"offline"}"#, "the broker published the last will")
+        // And it stays: a newcomer reads the retained offline status.
+        let late = try PahoSubscriber(port: broker.port, topics: ["plant/line1/status"], count: 1, timeout: 10).finish()
+        XCTAssertEqual(late.first?.payloadText, #"{"state":"offline"}"#)
+        XCTAssertEqual(late.first?.retain, true)
+    }
+
+    func testWrongPasswordIsReportedRetriedAndRecoveredWithoutLoggingIt() async throws {
+        let broker = try TestBroker(.init(users: ["agent": "right-horse-battery", "ml": "ml-pass"]))
+        let scratch = try ReferenceHarness.makeScratchFolder(prefix: "pw")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let passwordFile = scratch.appendingPathComponent("password")
+        let wrong = "wrong-secret-4711"
+        try (wrong + "\n").write(to: passwordFile, atomically: true, encoding: .utf8)
+        var settings = bridgeSettings(port: broker.port)
+        settings.username = "agent"
+        settings.password = .file(passwordFile.path)
+        let logger = Logger(label: "test") { _ in CollectingLogHandler() }
+        let bridge = try MQTTBridge(settings: settings, logger: logger)
+        bridge.start()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.attempts >= 3 }, "it keeps retrying")
+        let stats = bridge.stats
+        XCTAssertFalse(stats.connected)
+        XCTAssertEqual(stats.connections, 0)
+        XCTAssertEqual(stats.lastError, "broker 127.0.0.1:\(broker.port) refused the connection: Not authorized (reason code 135); check mqtt.username and the password source")
+        XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: 0, bytes: 10)), "spooled meanwhile")
+
+        // The operator fixes the password file; the next attempt reads it again.
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/+/+"], count: 1, timeout: 20,
+                                            extra: ["--username", "ml", "--password", "ml-pass"])
+        try "right-horse-battery\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
+        XCTAssertEqual(subscriber.finish().first?.property("segment_index"), "0")
+        await bridge.shutdown(flushWithin: 1)
+        let lines = CollectingLogHandler.lines.withLock { $0 }
+        // mosquitto 2.0.11 answers a wrong password with CONNACK 135 (not 134).
+        XCTAssertTrue(lines.contains { $0.contains("Not authorized (reason code 135)") }, "the error is logged")
+        XCTAssertFalse(lines.contains { $0.contains(wrong) || $0.contains("right-horse") }, "the password never is")
+    }
+
+    func testTLSWithTestCAAndClientCertificate() async throws {
+        let pki = try ReferenceHarness.makeScratchFolder(prefix: "pki")
+        defer { try? FileManager.default.removeItem(at: pki) }
+        func path(_ name: String) -> String { pki.appendingPathComponent(name).path }
+        let openssl = "/usr/bin/openssl"
+        func makeCA(_ name: String) throws {
+            try ReferenceHarness.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                               "-subj", "/CN=\(name)", "-keyout", path("\(name).key"), "-out", path("\(name).pem")])
+        }
+        func issue(_ name: String, by ca: String, extensions: String) throws {
+            try ReferenceHarness.run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(name)",
+                                               "-keyout", path("\(name).key"), "-out", path("\(name).csr")])
+            try extensions.write(toFile: path("\(name).ext"), atomically: true, encoding: .utf8)
+            try ReferenceHarness.run(openssl, ["x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).pem"),
+                                               "-CAkey", path("\(ca).key"), "-CAcreateserial", "-days", "2",
+                                               "-extfile", path("\(name).ext"), "-out", path("\(name).pem")])
+        }
+        try makeCA("test-ca")
+        try makeCA("other-ca")
+        try issue("broker", by: "test-ca", extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        try issue("agent", by: "test-ca", extensions: "extendedKeyUsage=clientAuth\n")
+
+        var options = TestBroker.Options()
+        options.tls = (path("test-ca.pem"), path("broker.pem"), path("broker.key"))
+        options.requireClientCertificate = true
+        let broker = try TestBroker(options)
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/+/+"], count: 1, timeout: 20,
+                                            extra: ["--ca", path("test-ca.pem"), "--cert", path("agent.pem"), "--key", path("agent.key")])
+        var settings = bridgeSettings(port: broker.port)
+        settings.tls = .init(caFile: path("test-ca.pem"), certificateFile: path("agent.pem"), keyFile: path("agent.key"))
+        let bridge = try MQTTBridge(settings: settings)
+        bridge.start()
+        let message = tensorMessage(mic: 2, source: "valve", index: 5, bytes: 5000)
+        XCTAssertTrue(bridge.publish(message))
+        let got = subscriber.finish()
+        XCTAssertEqual(got.first?.topic, "plant/mic2/valve", subscriber.stderr)
+        XCTAssertEqual(got.first?.sha256, try sha256Hex(message.payload))
+        await bridge.shutdown(flushWithin: 1)
+
+        // A CA that did not sign the broker's certificate: refused, said clearly, retried.
+        settings.clientID += "-b"
+        settings.tls = .init(caFile: path("other-ca.pem"), certificateFile: path("agent.pem"), keyFile: path("agent.key"))
+        settings.connectTimeout = 3
+        let refused = try MQTTBridge(settings: settings)
+        refused.start()
+        XCTAssertTrue(Wait.until(15) { refused.stats.attempts >= 2 && refused.stats.lastError != nil })
+        XCTAssertFalse(refused.stats.connected)
+        let error = refused.stats.lastError ?? ""
+        XCTAssertTrue(error.contains("TLS") || error.contains("CONNACK"), error)
+        await refused.shutdown(flushWithin: 0)
+
+        // A missing CA file is named.
+        settings.tls = .init(caFile: path("missing.pem"))
+        let missing = try MQTTBridge(settings: settings)
+        missing.start()
+        XCTAssertTrue(Wait.until(5) { missing.stats.lastError != nil })
+        XCTAssertEqual(missing.stats.lastError, "mqtt.tls.ca_file: cannot read '\(path("missing.pem"))'")
+        await missing.shutdown(flushWithin: 0)
+    }
+
+    /// Full spool while the broker is down drops the oldest; a restart of the agent resumes
+    /// the spool from disk and delivers the rest in order.
+    func testSpoolBoundedThenResumedAfterRestart() async throws {
+        let broker = try TestBroker()
+        broker.stop()
+        let spool = try ReferenceHarness.makeScratchFolder(prefix: "spool")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        var settings = bridgeSettings(port: broker.port)
+        settings.spoolDirectory = spool.path
+        settings.spoolLimitBytes = 20_000
+        let first = try MQTTBridge(settings: settings)
+        first.start()
+        for index in 0..<30 { XCTAssertTrue(first.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: 1000))) }
+        XCTAssertTrue(Wait.until(10) { let s = first.stats; return s.spooledMessages + s.dropped == 30 })
+        let beforeStop = await first.shutdown(flushWithin: 0)
+        XCTAssertGreaterThan(beforeStop.dropped, 0)
+        XCTAssertLessThanOrEqual(beforeStop.spooledBytes, 20_000)
+        let files = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".msg") }
+        XCTAssertEqual(files.count, beforeStop.spooledMessages, "one file per spooled message")
+        let kept = beforeStop.spooledMessages
+
+        try broker.start()
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/+/+"], count: kept, timeout: 20)
+        let second = try MQTTBridge(settings: settings)
+        second.start()
+        let got = subscriber.finish().compactMap { $0.property("segment_index") }.compactMap(Int.init)
+        XCTAssertEqual(got, Array((30 - kept)..<30), "the newest kept, in order")
+        XCTAssertTrue(Wait.until(5) { second.stats.spooledMessages == 0 })
+        let left = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".msg") }
+        XCTAssertEqual(left, [], "deleted after PUBACK")
+        await second.shutdown(flushWithin: 1)
+    }
+
+    /// The broker goes away mid-stream for `AE_MQTT_OUTAGE_SECONDS` (20 by default) while the
+    /// agent keeps publishing 20 messages a second (every 10th one a full 1x240x240 tensor
+    /// size): nothing is lost and the order is kept.
+    func testBrokerOutageLosesNothingAndKeepsOrder() async throws {
+        let outage = Double(ProcessInfo.processInfo.environment["AE_MQTT_OUTAGE_SECONDS"] ?? "") ?? 20
+        let broker = try TestBroker(.init(persistence: true))
+        let spool = try ReferenceHarness.makeScratchFolder(prefix: "spool")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        let period = 0.05
+        let before = 3.0, after = 3.0
+        let total = Int((before + outage + after) / period)
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/mic0/+"], count: total,
+                                            timeout: before + outage + after + 60,
+                                            clientID: "ml-consumer-\(UUID().uuidString.prefix(6))", persistentSession: true)
+        var settings = bridgeSettings(port: broker.port)
+        settings.spoolDirectory = spool.path
+        settings.reconnectDelayMax = 2
+        let bridge = try MQTTBridge(settings: settings)
+        bridge.start()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
+
+        let start = Date()
+        var brokerStopped = false, brokerRestarted = false
+        var maxSpooled = 0
+        for index in 0..<total {
+            let due = start.addingTimeInterval(Double(index) * period)
+            let wait = due.timeIntervalSinceNow
+            if wait > 0 { usleep(UInt32(wait * 1e6)) }
+            let elapsed = Date().timeIntervalSince(start)
+            if !brokerStopped, elapsed >= before { broker.stop(); brokerStopped = true }
+            if brokerStopped, !brokerRestarted, elapsed >= before + outage { try broker.start(); brokerRestarted = true }
+            let bytes = index % 10 == 0 ? 231_437 : 2_000
+            XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: bytes)))
+            maxSpooled = max(maxSpooled, bridge.stats.spooledMessages)
+        }
+        let received = subscriber.finish()
+        let sequence = received.compactMap { $0.property("segment_index") }.compactMap(Int.init)
+        var firstSeen: [Int] = []
+        var seen = Set<Int>()
+        for value in sequence where seen.insert(value).inserted { firstSeen.append(value) }
+        XCTAssertEqual(firstSeen, Array(0..<total), "nothing lost, order kept (\(sequence.count - firstSeen.count) duplicates)")
+        XCTAssertGreaterThan(maxSpooled, Int(outage / period) / 2, "messages waited in the spool during the outage")
+        let stats = await bridge.shutdown(flushWithin: 5)
+        XCTAssertEqual(stats.dropped, 0)
+        XCTAssertGreaterThanOrEqual(stats.connections, 2, "reconnected")
+        print("outage \(outage) s: \(total) messages, \(sequence.count - firstSeen.count) duplicates, max spooled \(maxSpooled), attempts \(stats.attempts)")
+    }
+}
