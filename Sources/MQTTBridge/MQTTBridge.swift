@@ -87,6 +87,13 @@ public final class MQTTBridge: Sendable {
                                                          bufferingPolicy: .bufferingNewest(64))
     }
 
+    /// A bridge dropped without ``shutdown(flushWithin:)`` stops its thread at once (a disk
+    /// spool keeps what was not delivered).
+    deinit {
+        mailbox.post(.shutdown(flushWithin: 0))
+        commandSink.finish()
+    }
+
     /// The status document when the agent gives none: `{"state":"online", ...counters}`.
     public static func defaultStatus(_ stats: MQTTStats) -> String {
         var object: [String: JSONValue] = [
