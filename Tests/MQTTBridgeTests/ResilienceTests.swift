@@ -232,3 +232,63 @@ final class ResilienceTests: XCTestCase {
         print("outage \(outage) s: \(total) messages, \(sequence.count - firstSeen.count) duplicates, max spooled \(maxSpooled), attempts \(stats.attempts)")
     }
 }
+
+/// The supervisor gets out of the states libmosquitto 2.0.11 does not recover from itself.
+final class SupervisionTests: XCTestCase {
+    /// A broker that never answers, then one that answers garbage (the loop thread exits for
+    /// good), then a real one: the bridge makes new clients until it is connected, and the
+    /// message published meanwhile arrives.
+    func testSilentAndBrokenBrokersThenRecovery() async throws {
+        let broker = try TestBroker(start: false)
+        let scratch = try ReferenceHarness.makeScratchFolder(prefix: "fake")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var settings = bridgeSettings(port: broker.port)
+        settings.connectTimeout = 0.5
+        settings.reconnectDelayMax = 0.3
+        let bridge = try MQTTBridge(settings: settings)
+        bridge.start()
+        XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: 77, bytes: 64)))
+
+        let silent = scratch.appendingPathComponent("silent").path
+        try ReferenceHarness.python("mqtt_fake_broker.py", [String(broker.port), "3", "silent", silent])
+        let afterSilent = bridge.stats
+        XCTAssertTrue(afterSilent.lastError?.contains("no CONNACK") ?? false, afterSilent.lastError ?? "none")
+        let garbage = scratch.appendingPathComponent("garbage").path
+        try ReferenceHarness.python("mqtt_fake_broker.py", [String(broker.port), "3", "garbage", garbage])
+        let afterGarbage = bridge.stats
+        XCTAssertFalse(afterGarbage.connected)
+        let silentConnections = Int(try String(contentsOfFile: silent, encoding: .utf8)) ?? 0
+        let garbageConnections = Int(try String(contentsOfFile: garbage, encoding: .utf8)) ?? 0
+        XCTAssertGreaterThanOrEqual(silentConnections, 2, "a new client after each CONNACK timeout")
+        XCTAssertGreaterThanOrEqual(garbageConnections, 2, "a new client after each protocol error")
+        print("silent broker: \(silentConnections) connections; garbage broker: \(garbageConnections); last error: \(afterGarbage.lastError ?? "-")")
+
+        let subscriber = try { () throws -> PahoSubscriber in
+            try broker.start()
+            return try PahoSubscriber(port: broker.port, topics: ["plant/+/+"], count: 1, timeout: 20)
+        }()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
+        // Published before the subscriber existed? Then send one more to prove the link.
+        XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: 78, bytes: 64)))
+        let got = subscriber.finish()
+        XCTAssertFalse(got.isEmpty, subscriber.stderr)
+        let stats = await bridge.shutdown(flushWithin: 2)
+        XCTAssertEqual(stats.delivered, 2, "the message spooled during the bad brokers went out too")
+        XCTAssertEqual(stats.connections, 1)
+    }
+
+    func testPublishNeverBlocksAndRefusesWhenTheQueueIsFull() throws {
+        var settings = MQTTSettings()
+        settings.queueCapacity = 3
+        let bridge = try MQTTBridge(settings: settings)   // not started: nobody drains the queue
+        for index in 0..<3 { XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: 8))) }
+        XCTAssertFalse(bridge.publish(tensorMessage(mic: 0, source: "fan", index: 3, bytes: 8)))
+        XCTAssertFalse(bridge.publish(OutgoingMessage(topic: "plant/+/fan", payload: [1])))
+        XCTAssertFalse(bridge.publish(OutgoingMessage(topic: "plant/mic0/fan", payload: [1], qos: 3)))
+        XCTAssertEqual(bridge.stats.rejected, 3)
+        XCTAssertEqual(bridge.stats.lastError, "publish refused: mqtt.qos: 3 is not 0, 1 or 2")
+        XCTAssertThrowsError(try MQTTBridge(settings: { var s = MQTTSettings(); s.spoolDirectory = "/proc/nope"; return s }())) {
+            XCTAssertTrue("\($0)".hasPrefix("mqtt spool: cannot create folder '/proc/nope'"), "\($0)")
+        }
+    }
+}

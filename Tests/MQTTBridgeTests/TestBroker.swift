@@ -24,12 +24,13 @@ final class TestBroker: @unchecked Sendable {
     let options: Options
     private var process: Process?
 
-    init(_ options: Options = Options()) throws {
+    /// A broker on a free port, started unless `start` is false.
+    init(_ options: Options = Options(), start: Bool = true) throws {
         self.options = options
         folder = try ReferenceHarness.makeScratchFolder(prefix: "mosquitto")
         port = try TestBroker.freePort()
         try writeConfig()
-        try start()
+        if start { try self.start() }
     }
 
     deinit {
