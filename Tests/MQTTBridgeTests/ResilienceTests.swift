@@ -195,7 +195,9 @@ final class ResilienceTests: XCTestCase {
         let period = 0.05
         let before = 3.0, after = 3.0
         let total = Int((before + outage + after) / period)
-        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/mic0/+"], count: total,
+        // QoS 1 may deliver a message twice (its PUBACK lost in the outage): the subscriber
+        // runs until every index was seen, not for a number of messages.
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/mic0/+"], count: total * 2,
                                             timeout: before + outage + after + 60,
                                             clientID: "ml-consumer-\(UUID().uuidString.prefix(6))", persistentSession: true)
         var settings = bridgeSettings(port: broker.port)
@@ -219,7 +221,11 @@ final class ResilienceTests: XCTestCase {
             XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: bytes)))
             maxSpooled = max(maxSpooled, bridge.stats.spooledMessages)
         }
-        let received = subscriber.finish()
+        func indices() -> [Int] { subscriber.received.compactMap { $0.property("segment_index") }.compactMap(Int.init) }
+        Wait.until(60) { Set(indices()).count >= total }
+        usleep(500_000)   // late duplicates, if any
+        subscriber.kill()
+        let received = subscriber.received
         let sequence = received.compactMap { $0.property("segment_index") }.compactMap(Int.init)
         var firstSeen: [Int] = []
         var seen = Set<Int>()
