@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries from Debian: a module map and a header each, nothing else.
@@ -31,6 +35,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -42,12 +47,28 @@ let package = Package(
         .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"]),
 
         // Moving parts.
-        .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
+        .target(name: "Capture", dependencies: [
+            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "MQTTBridge", dependencies: [
             "CMosquitto", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration",
+            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+        ]),
+
+        // What the operator of an edge node needs: systemd notification and the watchdog,
+        // the Prometheus /metrics endpoint.
+        .target(name: "Operations", dependencies: [
+            "CSystemd",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // The `acoustic-edge` executable.
@@ -55,9 +76,11 @@ let package = Package(
             name: "Publisher",
             dependencies: [
                 "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "CSystemd",
+                "Configuration", "DSP", "Separator", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -68,7 +91,7 @@ let package = Package(
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
         .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
@@ -76,6 +99,7 @@ let package = Package(
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,6 +15,11 @@ struct AcousticEdge: AsyncParsableCommand {
             1x240x240 log-mel tensor per part over MQTT, mirrored to disk as .pt files.
             """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [
+            InspectCommand.self,
+            CheckConfigCommand.self,
+            DevicesCommand.self,
+            CalibrateCommand.self,
+        ]
     )
 }
