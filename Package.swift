@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: [
-            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",

@@ -111,10 +111,13 @@ final class MosquittoClient: @unchecked Sendable {
         try check(mosquitto_username_pw_set(handle, username, password), "username/password")
     }
 
-    /// TLS with a CA file and an optional client certificate; the broker's name is verified.
+    /// TLS with a CA file (or the system's CA folder) and an optional client certificate;
+    /// the broker's name is verified unless `insecure`.
     func setTLS(_ tls: MQTTSettings.TLS) throws {
-        try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil),
-                  "TLS (ca \(tls.caFile))")
+        let capath = tls.caFile == nil ? MQTTSettings.TLS.systemCAPath : nil
+        try check(mosquitto_tls_set(handle, tls.caFile, capath, tls.certificateFile, tls.keyFile, nil),
+                  "TLS (ca \(tls.caFile ?? capath ?? ""))")
+        if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "TLS insecure") }
     }
 
     /// The last will: published by the broker when this connection dies without DISCONNECT.
