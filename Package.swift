@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),

@@ -72,7 +72,8 @@ public final class MQTTBridge: Sendable {
 
     /// A bridge (not started). `status` makes the retained status JSON from the bridge's
     /// counters; it runs on the bridge's thread on every (re)connection, after
-    /// ``publishStatus()`` and every `statusInterval`. Throws ``MQTTSettingsError`` for
+    /// ``publishStatus()`` and every `statusInterval`, so it must return quickly (read a
+    /// snapshot, do not wait for the pipeline). Throws ``MQTTSettingsError`` for
     /// wrong settings and ``BridgeError`` when the spool folder cannot be used.
     public init(settings: MQTTSettings, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
                 status: @escaping @Sendable (MQTTStats) -> String = MQTTBridge.defaultStatus) throws {
@@ -133,6 +134,10 @@ public final class MQTTBridge: Sendable {
             }
         } catch {
             shared.rejectedByCaller("publish refused: \(error)")
+            return false
+        }
+        guard !shared.exited else {
+            shared.rejectedByCaller("publish refused: the bridge is shut down")
             return false
         }
         guard mailbox.offer(message) else {
@@ -257,6 +262,7 @@ final class Shared: Sendable {
         state.withLock { s in defer { s.started = true }; return !s.started }
     }
     var startedAndRunning: Bool { state.withLock { $0.started && !$0.exited } }
+    var exited: Bool { state.withLock { $0.exited } }
     func waitForExit() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { s -> Bool in

@@ -85,6 +85,7 @@ final class BrokerTests: XCTestCase {
         let afterShutdown = try PahoSubscriber(port: broker.port, topics: ["plant/status"], count: 2, timeout: 10)
         let final = await bridge.shutdown(flushWithin: 2)
         XCTAssertEqual(final.delivered, 6)
+        XCTAssertFalse(bridge.publish(tensorMessage(mic: 0, source: "fan", index: 9, bytes: 1)), "shut down")
         let statuses = afterShutdown.finish()
         XCTAssertEqual(statuses.last?.payloadText, MQTTBridge.offlineStatus)
     }

@@ -97,3 +97,67 @@ final class ExampleTests: XCTestCase {
         await bridge.shutdown(flushWithin: 1)
     }
 }
+
+import TensorFormats
+
+/// The agent's own encoders through the bridge: what paho-mqtt receives loads with torch,
+/// safetensors and numpy to exactly the values that were encoded.
+final class TensorPayloadTests: XCTestCase {
+    func testAgentEncodedTensorsLoadInPythonBitForBit() async throws {
+        let scratch = try ReferenceHarness.makeScratchFolder(prefix: "payload")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let broker = try TestBroker()
+        let saved = scratch.appendingPathComponent("saved")
+        let output = scratch.appendingPathComponent("stdout")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let example = Process()
+        example.executableURL = URL(fileURLWithPath: ReferenceHarness.pythonPath)
+        example.arguments = [ReferenceHarness.repositoryRoot.appendingPathComponent("examples/ml_subscriber.py").path,
+                             "--port", String(broker.port), "--prefix", "plant/line3/node7", "--shared", "ml",
+                             "--count", "3", "--save", saved.path]
+        example.standardOutput = try FileHandle(forWritingTo: output)
+        example.standardError = try FileHandle(forWritingTo: output)
+        try example.run()
+        defer { if example.isRunning { kill(example.processIdentifier, SIGKILL); example.waitUntilExit() } }
+        func printed() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(Wait.until(20) { printed().contains("subscribed to $share/ml/plant/line3/node7/+/+") }, printed())
+
+        var settings = bridgeSettings(port: broker.port)
+        settings.topicPrefix = "plant/line3/node7"
+        let bridge = try MQTTBridge(settings: settings)
+        bridge.start()
+        var tensors: [Tensor] = []
+        let formats: [(String, String)] = [("pt", PayloadContentType.pytorch), ("safetensors", PayloadContentType.safetensors),
+                                           ("npy", PayloadContentType.npy)]
+        for (mic, (format, type)) in formats.enumerated() {
+            // A log-mel-like tensor: dB values with fractional parts, one of them -0.0.
+            let values = (0..<(240 * 240)).map { i -> Float in i == 7 ? -0.0 : -80 + 80 * Float(sin(Double(i + mic) * 0.0137)).magnitude }
+            let tensor = Tensor(shape: [1, 240, 240], values: values)
+            tensors.append(tensor)
+            let properties = [("mic", String(mic)), ("source", "fan"), ("segment_index", String(mic)),
+                              ("segment_start", "2026-11-24T21:00:00.000Z"), ("sample_rate", "16000"), ("model", "none")]
+            let payload: [UInt8]
+            switch format {
+            case "pt": payload = PTFormat.encode(tensor)
+            case "safetensors": payload = SafeTensorsFormat.encode([(name: "mel", tensor: tensor)],
+                                                                   metadata: Dictionary(uniqueKeysWithValues: properties))
+            default: payload = NPYFormat.encode(tensor)
+            }
+            XCTAssertTrue(bridge.publish(OutgoingMessage(topic: settings.tensorTopic(mic: mic, source: "fan"), payload: payload,
+                                                         userProperties: properties.map { (name: $0.0, value: $0.1) },
+                                                         contentType: type)))
+        }
+        example.waitUntilExit()
+        let lines = printed().split(separator: "\n").filter { $0.hasPrefix("plant/") }
+        XCTAssertEqual(lines.count, 3, printed())
+        for (mic, (format, _)) in formats.enumerated() {
+            XCTAssertTrue(lines[mic].hasPrefix("plant/line3/node7/mic\(mic)/fan shape=(1, 240, 240) dtype=float32 format=\(format) segment=\(mic)"),
+                          String(lines[mic]))
+            let file = saved.appendingPathComponent(String(format: "%06d_mic%d_fan.npy", mic + 1, mic))
+            let back = try NPYFormat.decode([UInt8](try Data(contentsOf: file)))
+            XCTAssertEqual(back.shape, [1, 240, 240])
+            XCTAssertEqual(back.values.map(\.bitPattern), tensors[mic].values.map(\.bitPattern), "\(format): bit for bit")
+        }
+        await bridge.shutdown(flushWithin: 1)
+    }
+}
