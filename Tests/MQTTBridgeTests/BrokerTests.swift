@@ -109,6 +109,26 @@ final class BrokerTests: XCTestCase {
         await bridge.shutdown(flushWithin: 1)
     }
 
+    /// A broker restarted without persistence forgets the retained status; the bridge
+    /// publishes it again when it reconnects, with the outage as last error.
+    func testStatusRepublishedAfterReconnect() async throws {
+        let broker = try TestBroker()
+        let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
+        bridge.start()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
+        broker.stop()
+        XCTAssertTrue(Wait.until(10) { !bridge.stats.connected })
+        try broker.start()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
+        let status = try PahoSubscriber(port: broker.port, topics: ["plant/status"], count: 1, timeout: 10).finish()
+        XCTAssertEqual(status.first?.retain, true)
+        let text = status.first?.payloadText ?? ""
+        XCTAssertTrue(text.contains(#""state":"online""#), text)
+        XCTAssertTrue(text.contains(#""last_error":"#), text)
+        XCTAssertEqual(bridge.stats.connections, 2)
+        await bridge.shutdown(flushWithin: 1)
+    }
+
     func testCommandsParsedRepliedAndRefused() async throws {
         let broker = try TestBroker()
         let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
