@@ -6,7 +6,9 @@ Listens on 127.0.0.1:PORT for SECONDS and treats every client by MODE:
   silent   accept, read the CONNECT, never answer (no CONNACK);
   garbage  answer the CONNECT with bytes that are no MQTT packet, then keep the socket
            open: libmosquitto 2.0.11's loop thread returns for good on such a protocol
-           error, so only a supervisor that makes a new client gets out of it.
+           error, so only a supervisor that makes a new client gets out of it;
+  connack-garbage  accept the connection (MQTT v5 CONNACK, success), then 0.3 s later
+           send garbage: the loop thread dies while the client is connected.
 Writes the number of connections it saw to OUT when the time is up.
 """
 import socket
@@ -33,6 +35,10 @@ while time.time() < deadline:
     try:
         conn.recv(4096)  # the CONNECT
         if mode == "garbage":
+            conn.sendall(b"\x00\x00\xff\xff\xff\xff\x7f")
+        elif mode == "connack-garbage":
+            conn.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK v5: no session, success, no properties
+            time.sleep(0.3)
             conn.sendall(b"\x00\x00\xff\xff\xff\xff\x7f")
     except OSError:
         pass
