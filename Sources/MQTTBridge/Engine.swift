@@ -192,7 +192,8 @@ final class Engine {
     private func tick(_ now: Double) {
         switch link {
         case .waiting(let until):
-            if now >= until, flushDeadline == nil { attempt(now) }
+            // Also while flushing at shutdown: a reconnect within the window still delivers.
+            if now >= until { attempt(now) }
         case .connecting(let deadline):
             if now >= deadline {
                 fail("no CONNACK from \(settings.host):\(settings.port) within \(settings.connectTimeout) s")
