@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: [
-            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
             "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
@@ -90,6 +90,8 @@ let package = Package(
         // Benchmark of the separator against PyTorch (bench/separator/README.md).
         .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
                           path: "bench/separator/SeparatorBench"),
+        // A small MQTTBridge client: the tests kill -9 it to see the last will (docs/mqtt.md).
+        .executableTarget(name: "mqtt-probe", dependencies: ["MQTTBridge"], path: "Sources/MQTTProbe"),
 
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
@@ -100,7 +102,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
