@@ -5,27 +5,6 @@ import MQTTBridge
 import Pipeline
 import TensorFormats
 
-extension MQTTSettings {
-    /// The bridge's settings from the `mqtt.*` keys of the configuration.
-    init(_ config: MQTTConfig) {
-        self.init()
-        host = config.host
-        port = config.port
-        clientID = config.clientID ?? "acoustic-edge-\(ProcessInfo.processInfo.hostName)"
-        keepalive = config.keepalive
-        username = config.username
-        if let file = config.passwordFile { password = .file(file) }
-        else if let variable = config.passwordEnv { password = .environment(variable) }
-        if config.tls.enabled, let ca = config.tls.caFile {
-            tls = TLS(caFile: ca, certificateFile: config.tls.certFile, keyFile: config.tls.keyFile)
-        }
-        qos = config.qos
-        topicPrefix = config.topicPrefix
-        spoolDirectory = config.spool.dir
-        spoolLimitBytes = config.spool.maxBytes
-    }
-}
-
 /// Publishes a segment's tensors: one message per microphone and source on
 /// `{prefix}/mic{i}/{source}`, payload in `mqtt.payload` format (the same bytes as the mirror's
 /// file for `pt`), MQTT v5 user properties `mic`, `source`, `segment_start`, `segment_index`,
@@ -34,6 +13,7 @@ struct TensorPublisher: Sendable {
     let bridge: MQTTBridge
     let payload: TensorFile.Format
     let model: ModelIdentity
+    let config: MQTTConfig
 
     /// A publisher on a new bridge for `config.mqtt` (started here).
     init(config: AgentConfig, model: ModelIdentity, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
@@ -42,16 +22,8 @@ struct TensorPublisher: Sendable {
         bridge = try MQTTBridge(settings: settings, logger: logger, status: status ?? MQTTBridge.defaultStatus)
         payload = TensorFile.Format(rawValue: config.mqtt.payload.rawValue) ?? .pt
         self.model = model
+        self.config = config.mqtt
         bridge.start()
-    }
-
-    /// The content type of the payload format.
-    var contentType: String {
-        switch payload {
-        case .pt: PayloadContentType.pytorch
-        case .safetensors: PayloadContentType.safetensors
-        case .npy: PayloadContentType.npy
-        }
     }
 
     /// Hands every tensor of a segment to the bridge; returns how many the bridge refused
@@ -70,7 +42,7 @@ struct TensorPublisher: Sendable {
                 for fact in facts { metadata[fact.name] = fact.value }
                 let message = OutgoingMessage(topic: bridge.settings.tensorTopic(mic: mic, source: source),
                                               payload: payload.encode(tensor, metadata: metadata),
-                                              userProperties: facts, contentType: contentType)
+                                              userProperties: facts, contentType: PayloadContentType.of(config.payload))
                 if !bridge.publish(message) { refused += 1 }
             }
         }
