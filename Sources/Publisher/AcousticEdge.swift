@@ -28,6 +28,7 @@ struct AcousticEdge: AsyncParsableCommand {
             MelCommand.self,
             SeparateCommand.self,
             ProcessCommand.self,
+            RunCommand.self,
         ]
     )
 

@@ -12,16 +12,14 @@ import TensorFormats
 struct TensorPublisher: Sendable {
     let bridge: MQTTBridge
     let payload: TensorFile.Format
-    let model: ModelIdentity
     let config: MQTTConfig
 
     /// A publisher on a new bridge for `config.mqtt` (started here).
-    init(config: AgentConfig, model: ModelIdentity, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
+    init(config: AgentConfig, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
          status: (@Sendable (MQTTStats) -> String)? = nil) throws {
         let settings = MQTTSettings(config.mqtt)
         bridge = try MQTTBridge(settings: settings, logger: logger, status: status ?? MQTTBridge.defaultStatus)
         payload = TensorFile.Format(rawValue: config.mqtt.payload.rawValue) ?? .pt
-        self.model = model
         self.config = config.mqtt
         bridge.start()
     }

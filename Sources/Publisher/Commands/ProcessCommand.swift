@@ -65,7 +65,7 @@ struct ProcessCommand: AsyncParsableCommand {
             throw CommandFailure("\(other.path) has \(other.audio.channels) channels but \(files[0].path) has \(channels); process them separately")
         }
         let setup = try PipelineSetup(config: settings, channels: channels, inputName: files[0].path)
-        let publisher = publish ? try TensorPublisher(config: settings, model: setup.model) : nil
+        let publisher = publish ? try TensorPublisher(config: settings) : nil
         let mirror = settings.output.enabled ? MirrorWriter(root: settings.output.dir) : nil
 
         let total = files.reduce(0) { $0 + $1.count }
