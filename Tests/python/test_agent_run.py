@@ -1,0 +1,193 @@
+"""`acoustic-edge run` as its users meet it: a real mosquitto broker on a free loopback port,
+the agent replaying a recording as if captured live, and a real ML subscriber (paho-mqtt,
+MQTT v5) that loads every tensor with torch.load.
+
+The binary: $AE_BIN, or .build/release/acoustic-edge (scripts/test.sh builds it first)."""
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import torch
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def agent_binary():
+    path = Path(os.environ.get("AE_BIN") or ROOT / ".build/release/acoustic-edge")
+    if not path.exists():
+        pytest.fail(f"no acoustic-edge binary at {path}: run `swift build -c release` or set AE_BIN")
+    return path
+
+
+@pytest.fixture
+def broker(tmp_path):
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    + ("user root\n" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+class Subscriber:
+    """A paho-mqtt v5 client that records every message under the prefix."""
+
+    def __init__(self, port, topics):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self.on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe([(t, 1) for t in topics])
+        assert subscribed.wait(10)
+
+    def on_message(self, client, userdata, msg):
+        props = dict(getattr(msg.properties, "UserProperty", []) or [])
+        with self.lock:
+            self.messages.append({"topic": msg.topic, "payload": bytes(msg.payload), "retain": msg.retain,
+                                  "props": props, "content_type": getattr(msg.properties, "ContentType", None)})
+
+    def tensors(self):
+        with self.lock:
+            return [m for m in self.messages if "/mic" in m["topic"]]
+
+    def on(self, topic):
+        with self.lock:
+            return [m for m in self.messages if m["topic"] == topic]
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        pytest.fail(f"timed out waiting for {what}")
+
+    def command(self, port, payload):
+        props = Properties(PacketTypes.PUBLISH)
+        self.client.publish("plant/cmd", json.dumps(payload), qos=1, properties=props).wait_for_publish(5)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_run_publishes_mirrors_obeys_and_goes_offline(tmp_path, broker, agent_binary):
+    subprocess.run([PYTHON, ROOT / "Tests/reference/pipeline_inputs.py", tmp_path, "--seconds", "6.5", "--channels", "2"],
+                   check=True)
+    out = tmp_path / "out"
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"""
+capture:
+  source: file
+  file: {tmp_path / 'recording.wav'}
+  segment_seconds: 2
+denoise:
+  noise_profile: {tmp_path / 'noise.pt'}
+output:
+  dir: {out}
+mqtt:
+  port: {broker}
+  client_id: test-agent
+  spool:
+    dir: {tmp_path / 'spool'}
+""")
+    sub = Subscriber(broker, ["plant/#"])
+    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    try:
+        # 6.5 s of audio: three whole 2-s segments of 2 microphones, one source ("mix").
+        sub.wait_for(lambda: len(sub.tensors()) >= 6 and len(list(out.glob("*/segment.json"))) >= 3, 90,
+                     "6 tensors and 3 mirror folders")
+        tensors = sub.tensors()
+        assert sorted(m["topic"] for m in tensors) == ["plant/mic0/mix"] * 3 + ["plant/mic1/mix"] * 3
+        folders = sorted(p.parent for p in out.glob("*/segment.json"))
+        by_index = {json.loads((f / "segment.json").read_text())["segment_index"]: f for f in folders}
+        assert sorted(by_index) == [0, 1, 2]
+        for m in tensors:
+            p = m["props"]
+            assert set(p) >= {"mic", "source", "segment_start", "segment_index", "sample_rate", "model"}
+            assert m["content_type"] == "application/x-pytorch"
+            assert not m["retain"]
+            t = torch.load(io.BytesIO(m["payload"]), weights_only=True)
+            assert t.dtype == torch.float32 and tuple(t.shape) == (1, 240, 240)
+            folder = by_index[int(p["segment_index"])]
+            record = json.loads((folder / "segment.json").read_text())
+            assert p["segment_start"] == record["start"] and p["sample_rate"] == "16000"
+            # Every tensor published equals its disk-mirror file bit for bit.
+            assert m["payload"] == (folder / f"mic_{p['mic']}" / "mix.pt").read_bytes()
+        assert [json.loads((by_index[i] / "segment.json").read_text())["first_sample"] for i in range(3)] == [0, 32000, 64000]
+
+        status = sub.on("plant/status")
+        assert status and json.loads(status[-1]["payload"])["state"] in ("running", "stopped")
+
+        # Commands: status, a refused one (state unchanged), stop, start.
+        sub.command(broker, {"command": "status", "id": "q1"})
+        sub.command(broker, {"command": "fly", "id": "q2"})
+        sub.command(broker, {"command": "stop", "id": "q3"})
+        sub.wait_for(lambda: len(sub.on("plant/cmd/response")) >= 3, 20, "three replies")
+        replies = {json.loads(m["payload"])["id"]: json.loads(m["payload"]) for m in sub.on("plant/cmd/response")}
+        assert replies["q1"]["ok"] is True
+        assert replies["q2"]["ok"] is False and "unknown command" in replies["q2"]["error"]
+        assert replies["q3"]["ok"] is True
+        sub.wait_for(lambda: json.loads(sub.on("plant/status")[-1]["payload"]).get("state") == "stopped", 10,
+                     "status stopped")
+        sub.command(broker, {"command": "start", "id": "q4"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "q4" for m in sub.on("plant/cmd/response")), 20,
+                     "start reply")
+        q4 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "q4"]
+        assert q4[0]["ok"] is True, q4
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = agent.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            _, stderr = agent.communicate()
+            pytest.fail("agent did not stop within 60 s of SIGTERM")
+    assert agent.returncode == 0, stderr
+    # A clean stop leaves the retained status offline.
+    sub.wait_for(lambda: json.loads(sub.on("plant/status")[-1]["payload"]).get("state") == "offline", 10,
+                 "offline status")
+    sub.close()
+    assert "shutting down" in stderr
+
+
+def test_run_refuses_a_bad_config_on_one_line(tmp_path, agent_binary):
+    config = tmp_path / "agent.yaml"
+    config.write_text("capture:\n  sample_rte: 16000\n")
+    r = subprocess.run([agent_binary, "run", "--config", config], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "capture.sample_rte" in r.stderr, r.stderr
