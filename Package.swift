@@ -52,10 +52,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: [
-            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
         // What the operator of an edge node needs: systemd notification and the watchdog,
@@ -87,19 +87,24 @@ let package = Package(
         // Benchmark of the DSP stages against noisereduce and torchaudio (not a test).
         .executableTarget(name: "dsp-bench", dependencies: ["DSP"], path: "bench/dsp",
                           exclude: ["reference_bench.py"]),
+        // Benchmark of the separator against PyTorch (bench/separator/README.md).
+        .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
+                          path: "bench/separator/SeparatorBench"),
+        // A small MQTTBridge client: the tests kill -9 it to see the last will (docs/mqtt.md).
+        .executableTarget(name: "mqtt-probe", dependencies: ["MQTTBridge"], path: "Sources/MQTTProbe"),
 
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
         .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]

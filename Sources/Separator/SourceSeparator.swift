@@ -62,7 +62,7 @@ public final class SourceSeparator: @unchecked Sendable {
         let items = channels.count / audioChannels
         lock.lock()
         defer { lock.unlock() }
-        let mix = Tensor(c: audioChannels, b: items, f: 1, t: length, workspace: workspace)
+        let mix = Activation(c: audioChannels, b: items, f: 1, t: length, workspace: workspace)
         for (index, channel) in channels.enumerated() {
             channel.withUnsafeBufferPointer {
                 mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)
@@ -85,7 +85,7 @@ public final class SourceSeparator: @unchecked Sendable {
         let length = channels[0].count
         lock.lock()
         defer { lock.unlock() }
-        let mix = Tensor(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length, workspace: workspace)
+        let mix = Activation(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length, workspace: workspace)
         for (index, channel) in channels.enumerated() {
             channel.withUnsafeBufferPointer {
                 mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)

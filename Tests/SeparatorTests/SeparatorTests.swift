@@ -1,6 +1,7 @@
 // SeparatorTests: HTDemucs in Swift against demucs 4.1.0 in Python (Tests/reference/
 // demucs_reference.py), on small random-initialized models with perturbed weights.
 import Foundation
+import AudioFiles
 import ReferenceHarness
 import XCTest
 @testable import Separator
@@ -171,5 +172,63 @@ final class SeparatorLoadingTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try SourceSeparator(modelPath: folder.appendingPathComponent("absent").path))
+    }
+}
+
+final class SeparateCommandTests: XCTestCase {
+    /// `acoustic-edge separate` on a long two-channel file: OUTDIR/<source>.wav, one channel
+    /// per input channel, equal to demucs's apply_model(split=True, overlap=0.25).
+    func testSeparateCommandOnLongMultiChannelFile() throws {
+        let executable = ReferenceHarness.agentExecutable
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable), "acoustic-edge not built")
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separate-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let channels = 3, length = 9_001
+        let stdout = try ReferenceHarness.python("demucs_reference.py", [
+            folder.path, "--kwargs", """
+            {"sources": ["fan", "pump"], "audio_channels": 1, "channels": 8, "depth": 2, "nfft": 256,
+             "samplerate": 8000, "segment": {"_type": "fraction", "numerator": 1, "denominator": 2},
+             "t_layers": 2, "t_heads": 2}
+            """, "--length", String(length), "--channels", String(channels)])
+        XCTAssertTrue(stdout.contains("\"split\": true"))
+        let mix = try readFloats(folder.appendingPathComponent("mix.f32"))
+        let input = AudioBuffer(sampleRate: 8000, channelData: (0..<channels).map {
+            Array(mix[($0 * length)..<(($0 + 1) * length)])
+        })
+        let wav = folder.appendingPathComponent("mix.wav").path
+        try AudioFile.write(input, to: wav)
+        let outdir = folder.appendingPathComponent("parts").path
+        try ReferenceHarness.run(executable, ["separate", "--model", folder.appendingPathComponent("model.safetensors").path,
+                                              wav, outdir])
+        let expected = try readFloats(folder.appendingPathComponent("out.f32"))
+        for (s, source) in ["fan", "pump"].enumerated() {
+            let part = try AudioFile.read(path: outdir + "/\(source).wav")
+            XCTAssertEqual(part.channels, channels)
+            XCTAssertEqual(part.sampleRate, 8000)
+            XCTAssertEqual(part.frames, length)
+            for ch in 0..<channels {
+                let start = (ch * 2 + s) * length
+                let err = relativeError(part.channel(ch), Array(expected[start..<(start + length)]))
+                XCTAssertLessThanOrEqual(err, 1e-3, "\(source) channel \(ch)")
+            }
+        }
+    }
+
+    /// A model file that does not fit: exit status 1, one line naming the problem, no output.
+    func testSeparateCommandRefusesBadModel() throws {
+        let executable = ReferenceHarness.agentExecutable
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable), "acoustic-edge not built")
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separate-bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ReferenceHarness.python("demucs_bad_models.py", [folder.path])
+        let wav = folder.appendingPathComponent("in.wav").path
+        try AudioFile.write(AudioBuffer(sampleRate: 8000, channelData: [[Float](repeating: 0.1, count: 800)]), to: wav)
+        let outdir = folder.appendingPathComponent("parts").path
+        let result = try ReferenceHarness.runCapturing(executable, [
+            "separate", "--model", folder.appendingPathComponent("wrong_shape.safetensors").path, wav, outdir])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("encoder.1.conv.weight"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outdir))
     }
 }

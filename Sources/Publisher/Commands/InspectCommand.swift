@@ -4,7 +4,7 @@ import TensorFormats
 
 /// `acoustic-edge inspect FILE`: the shape, element type and statistics of every tensor in a
 /// `.pt`, `.safetensors` or `.npy` file (and a safetensors file's metadata).
-struct InspectCommand: AgentCommand {
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show the shape, type and statistics of a tensor file (.pt, .safetensors, .npy).",
@@ -22,7 +22,7 @@ struct InspectCommand: AgentCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
-    func execute() async throws {
+    func run() async throws {
         let report = try TensorReport(path: file)
         print(json ? report.json : report.text, terminator: "")
     }

@@ -1,8 +1,9 @@
 // Loading layer: the demucs library's single-model safetensors file -> validated weights.
 //
-// This layer imports Foundation for `JSONSerialization` only (the safetensors header and the
-// JSON of the constructor arguments in its metadata); the tensor and model layers do not.
-import Foundation
+// The safetensors container is read by TensorFormats; this layer imports Foundation for
+// `JSONSerialization` of the constructor arguments in the metadata (ConfigParsing.swift) only;
+// the tensor and model layers do not import Foundation.
+import TensorFormats
 
 /// Why a model file cannot be run; one line naming what does not fit.
 public struct SeparatorError: Error, CustomStringConvertible, Sendable {
@@ -23,70 +24,18 @@ struct ModelFileContents {
     var tensors: [String: StoredTensor]
     var metadata: [String: String]
 
-    /// Reads a safetensors file. A minimal reader of the format (8-byte little-endian header
-    /// length, JSON header, raw little-endian data) for F32/F16/BF16 tensors.
+    /// Reads a safetensors file through TensorFormats (float16/bfloat16 converted to float32).
     static func read(path: String) throws -> ModelFileContents {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SeparatorError("model file \(path): cannot be read")
-        }
-        return try decode([UInt8](data), path: path)
-    }
-
-    static func decode(_ bytes: [UInt8], path: String) throws -> ModelFileContents {
-        func bad(_ why: String) -> SeparatorError { SeparatorError("model file \(path): \(why)") }
-        guard bytes.count >= 8 else { throw bad("not a safetensors file (too short)") }
-        var headerLength = 0
-        for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
-        guard headerLength > 0, headerLength <= bytes.count - 8 else {
-            throw bad("not a safetensors file (bad header length)")
-        }
-        let headerData = Data(bytes[8..<(8 + headerLength)])
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
-            throw bad("not a safetensors file (header is not a JSON object)")
-        }
-        let base = 8 + headerLength
-        var tensors: [String: StoredTensor] = [:]
-        var metadata: [String: String] = [:]
-        for (name, entry) in header {
-            if name == "__metadata__" {
-                guard let meta = entry as? [String: Any] else { throw bad("__metadata__ is not an object") }
-                for (k, v) in meta { if let s = v as? String { metadata[k] = s } }
-                continue
+        do {
+            let file = try SafeTensorsFormat.decode(try TensorFile.readBytes(path: path), what: "model file \(path)")
+            var tensors: [String: StoredTensor] = [:]
+            for (name, tensor) in file.tensors {
+                tensors[name] = StoredTensor(shape: tensor.shape, values: tensor.values, dtype: file.dtypes[name] ?? "F32")
             }
-            guard let info = entry as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int],
-                  let offsets = info["data_offsets"] as? [Int], offsets.count == 2
-            else { throw bad("tensor \(name): malformed header entry") }
-            let count = shape.reduce(1, *)
-            let width: Int
-            switch dtype {
-            case "F32": width = 4
-            case "F16", "BF16": width = 2
-            default: throw bad("tensor \(name): dtype \(dtype) is not float32/float16/bfloat16")
-            }
-            let start = base + offsets[0], end = base + offsets[1]
-            guard offsets[0] >= 0, start <= end, end <= bytes.count, end - start == count * width else {
-                throw bad("tensor \(name): data offsets do not fit its shape \(shape)")
-            }
-            var values = [Float](repeating: 0, count: count)
-            bytes.withUnsafeBufferPointer { src in
-                for i in 0..<count {
-                    let p = start + i * width
-                    switch dtype {
-                    case "F32":
-                        let bits = UInt32(src[p]) | UInt32(src[p + 1]) << 8 | UInt32(src[p + 2]) << 16 | UInt32(src[p + 3]) << 24
-                        values[i] = Float(bitPattern: bits)
-                    case "F16":
-                        values[i] = Float(Float16(bitPattern: UInt16(src[p]) | UInt16(src[p + 1]) << 8))
-                    default:
-                        values[i] = Float(bitPattern: (UInt32(src[p]) | UInt32(src[p + 1]) << 8) << 16)
-                    }
-                }
-            }
-            tensors[name] = StoredTensor(shape: shape, values: values, dtype: dtype)
+            return ModelFileContents(tensors: tensors, metadata: file.metadata)
+        } catch {
+            throw SeparatorError(error.description)
         }
-        return ModelFileContents(tensors: tensors, metadata: metadata)
     }
 }
 

@@ -5,7 +5,7 @@
 
 extension HTDemucs {
     /// Separates `mix [audioChannels, B, 1, L]`: `[sources * audioChannels, B, 1, L]`.
-    func apply(_ mix: Tensor, overlap: Double = 0.25, trace: LayerTrace? = nil) -> Tensor {
+    func apply(_ mix: Activation, overlap: Double = 0.25, trace: LayerTrace? = nil) -> Activation {
         let length = mix.t
         let segment = config.trainingLength
         if length <= segment || !config.useTrainSegment && length <= segment {
@@ -48,7 +48,7 @@ extension HTDemucs {
     /// `apply_model(model, TensorChunk(mix, offset, length), split=False)`: the chunk padded
     /// to the model's length with its real neighbours (zeros past the ends), centred, run,
     /// and centre-trimmed back to `length`.
-    private func applyChunk(_ mix: Tensor, offset: Int, length: Int, trace: LayerTrace?) -> Tensor {
+    private func applyChunk(_ mix: Activation, offset: Int, length: Int, trace: LayerTrace?) -> Activation {
         let valid = config.useTrainSegment ? max(config.trainingLength, length) : length
         let delta = valid - length
         let start = offset - delta / 2

@@ -9,7 +9,7 @@ import Glibc
 
 /// A callback receiving named intermediate tensors (the tests' per-layer path); names follow
 /// the PyTorch modules: `spec`, `encoder.i`, `tencoder.i`, `crosstransformer.x`, ...
-typealias LayerTrace = (String, Tensor) -> Void
+typealias LayerTrace = (String, Activation) -> Void
 
 /// An HTDemucs model with its weights, ready to run.
 final class HTDemucs {
@@ -119,7 +119,7 @@ final class HTDemucs {
 
     /// The forward pass of `mix [audioChannels, B, 1, L]` (each batch item on its own):
     /// `[sources * audioChannels, B, 1, L]`, channel `s * audioChannels + c`.
-    func forward(_ input: Tensor, trace: LayerTrace? = nil) -> Tensor {
+    func forward(_ input: Activation, trace: LayerTrace? = nil) -> Activation {
         let c = config
         var mix = input
         let length = input.t
@@ -149,11 +149,11 @@ final class HTDemucs {
         let (meanT, stdT) = Self.normalize(xtIn)
         var xt = xtIn
 
-        var saved: [Tensor] = [], savedT: [Tensor] = []
+        var saved: [Activation] = [], savedT: [Activation] = []
         var lengths: [Int] = [], lengthsT: [Int] = []
         for (idx, enc) in encoder.enumerated() {
             lengths.append(x.t)
-            var inject: Tensor? = nil
+            var inject: Activation? = nil
             if idx < tencoder.count {
                 lengthsT.append(xt.t)
                 let tenc = tencoder[idx]
@@ -234,7 +234,7 @@ final class HTDemucs {
     }
 
     /// `x + freq_emb_scale * freq_emb(arange(F))^T` after the first frequency layer.
-    private func addFrequencyEmbedding(_ x: Tensor, _ emb: Parameter) {
+    private func addFrequencyEmbedding(_ x: Activation, _ emb: Parameter) {
         let scale = Float(config.embScale), weight = Float(config.freqEmb)
         for ch in 0..<x.c {
             for item in 0..<x.b {
@@ -250,7 +250,7 @@ final class HTDemucs {
 
     /// `(x - mean) / (1e-5 + std)` per batch item over all channels and positions, with the
     /// unbiased standard deviation (torch.std's default), in place; returns the statistics.
-    static func normalize(_ x: Tensor) -> (mean: [Float], std: [Float]) {
+    static func normalize(_ x: Activation) -> (mean: [Float], std: [Float]) {
         var means: [Float] = [], stds: [Float] = []
         let n = Double(x.c * x.plane)
         for item in 0..<x.b {
@@ -279,7 +279,7 @@ final class HTDemucs {
     }
 
     /// `x * std + mean` per batch item, in place.
-    static func denormalize(_ x: Tensor, mean: [Float], std: [Float]) {
+    static func denormalize(_ x: Activation, mean: [Float], std: [Float]) {
         for ch in 0..<x.c {
             for item in 0..<x.b {
                 let p = x.at(ch, item)

@@ -19,7 +19,7 @@ struct GroupNormWeights {
                          bias: try store.take(prefix + ".bias", [channels]))
     }
 
-    func apply(_ x: Tensor, gelu: Bool = false, items: Int? = nil, plane: Int? = nil) {
+    func apply(_ x: Activation, gelu: Bool = false, items: Int? = nil, plane: Int? = nil) {
         Kernels.groupNorm(x, groups: groups, weight: weight.data, bias: bias.data, gelu: gelu,
                           items: items, plane: plane)
     }
@@ -67,7 +67,7 @@ struct DConv {
     }
 
     /// In place on `x [C, B, F, T]`: every (item, frequency row) is one sequence over T.
-    func forward(_ x: Tensor) {
+    func forward(_ x: Activation) {
         let sequences = x.b * x.f, length = x.t
         for br in branches {
             var g = ConvGeometry()
@@ -77,8 +77,7 @@ struct DConv {
             let y = Kernels.conv(h, weight: br.conv2.weight.data, bias: br.conv2.bias.data,
                                  cout: 2 * channels, ConvGeometry())
             br.norm2.apply(y, items: sequences, plane: length)
-            let z = Kernels.glu(y)
-            Kernels.addScaled(x, z, scale: br.scale.data)
+            Kernels.addScaledGLU(x, y, scale: br.scale.data)
         }
     }
 }
@@ -129,7 +128,7 @@ struct EncoderLayer {
         self.dconv = dconv ? try DConv(store, prefix + ".dconv", channels: cout, compress: dconvComp, depth: dconvDepth) : nil
     }
 
-    func forward(_ input: Tensor, inject: Tensor?) -> Tensor {
+    func forward(_ input: Activation, inject: Activation?) -> Activation {
         var x = input
         var g = ConvGeometry()
         if freq {
@@ -217,9 +216,9 @@ struct DecoderLayer {
     }
 
     /// Returns the layer's output `z` and `pre`, the input of the transposed convolution.
-    func forward(_ input: Tensor, skip: Tensor?, length: Int) -> (z: Tensor, pre: Tensor) {
+    func forward(_ input: Activation, skip: Activation?, length: Int) -> (z: Activation, pre: Activation) {
         let x = input
-        var y: Tensor
+        var y: Activation
         if !empty {
             if let skip {
                 precondition(skip.count == x.count, "skip shape")
@@ -241,7 +240,7 @@ struct DecoderLayer {
             y = x
         }
         var g = ConvGeometry()
-        let z: Tensor
+        let z: Activation
         if freq {
             g.kh = kernel; g.sh = stride
             let full = (y.f - 1) * stride + kernel
@@ -278,7 +277,7 @@ struct DecoderLayer {
 /// Layout changes between the branches.
 enum Reshape {
     /// `[C, B, F, T]` -> `[C*F, B, 1, T]` (PyTorch's `x.view(B, C*F, T)` on `[B, C, F, T]`).
-    static func foldFrequencyIntoChannels(_ x: Tensor) -> Tensor {
+    static func foldFrequencyIntoChannels(_ x: Activation) -> Activation {
         let out = x.new(c: x.c * x.f, f: 1, t: x.t)
         for ch in 0..<x.c {
             for item in 0..<x.b {
@@ -291,7 +290,7 @@ enum Reshape {
     }
 
     /// `[C*F, B, 1, T]` -> `[C, B, F, T]` (PyTorch's `x.view(B, C, F, T)` on `[B, C*F, T]`).
-    static func unfoldChannelsIntoFrequency(_ x: Tensor, channels: Int) -> Tensor {
+    static func unfoldChannelsIntoFrequency(_ x: Activation, channels: Int) -> Activation {
         let f = x.c / channels
         let out = x.new(c: channels, f: f, t: x.t)
         for ch in 0..<channels {
@@ -305,7 +304,7 @@ enum Reshape {
     }
 
     /// The sub-block `f` x `t` of every (channel, item) plane.
-    static func crop(_ x: Tensor, f: Range<Int>, t: Range<Int>) -> Tensor {
+    static func crop(_ x: Activation, f: Range<Int>, t: Range<Int>) -> Activation {
         let out = x.new(c: x.c, f: f.count, t: t.count)
         for ch in 0..<x.c {
             for item in 0..<x.b {

@@ -50,16 +50,18 @@ final class Spectrogram {
 
     /// `_spec` then `_magnitude` (cac) of `signal [audioC, B, 1, L]`:
     /// `[2 * audioC, B, nfft/2, frames]` with channel `2 * c + (0 re, 1 im)`.
-    func forward(_ signal: Tensor) -> Tensor {
+    func forward(_ signal: Activation) -> Activation {
         let length = signal.t, le = frames(for: length), hl = hop
         let bins = nfft / 2
         let out = signal.new(c: 2 * signal.c, f: bins, t: le)
         let scale = 1 / Float(nfft).squareRoot()
-        let frameBuffer = RealFFT.allocate(nfft), spectrum = RealFFT.allocate(2 * (bins + 1))
-        defer { RealFFT.free(frameBuffer); RealFFT.free(spectrum) }
         let pad = hl / 2 * 3
-        for ch in 0..<signal.c {
-            for item in 0..<signal.b {
+        let streams = signal.c * signal.b
+        Parallel.forRanges(streams, cost: le * nfft * 16) { range in
+            let frameBuffer = RealFFT.allocate(nfft), spectrum = RealFFT.allocate(2 * (bins + 1))
+            defer { RealFFT.free(frameBuffer); RealFFT.free(spectrum) }
+            for stream in range {
+                let ch = stream / signal.b, item = stream % signal.b
                 // demucs's own padding, then torch.stft's center padding (nfft/2, reflect).
                 let padded = Spectrogram.reflectPad(signal.at(ch, item), count: length,
                                                     left: pad, right: pad + le * hl - length)
@@ -83,7 +85,7 @@ final class Spectrogram {
 
     /// `_mask` (cac) then `_ispec` of `spec [2 * channels, B, nfft/2, frames]`: the signal
     /// `[channels, B, 1, length]`.
-    func inverse(_ spec: Tensor, length: Int) -> Tensor {
+    func inverse(_ spec: Activation, length: Int) -> Activation {
         let bins = nfft / 2, le = spec.t, hl = hop
         let channels = spec.c / 2
         let out = spec.new(c: channels, f: 1, t: length)
@@ -100,11 +102,14 @@ final class Spectrogram {
         precondition(origin + length <= olaLength, "istft crop beyond the signal")
         // normalized=True: the spectrum is multiplied by sqrt(nfft); irfft divides by nfft.
         let scale = 1 / Float(nfft).squareRoot()
-        let spectrum = RealFFT.allocate(2 * (bins + 1)), frame = RealFFT.allocate(nfft)
-        defer { RealFFT.free(spectrum); RealFFT.free(frame) }
-        var ola = [Float](repeating: 0, count: olaLength)
-        for ch in 0..<channels {
-            for item in 0..<spec.b {
+        let streams = channels * spec.b
+        envelope.withUnsafeBufferPointer { envelope in
+        Parallel.forRanges(streams, cost: le * nfft * 16) { range in
+            let spectrum = RealFFT.allocate(2 * (bins + 1)), frame = RealFFT.allocate(nfft)
+            defer { RealFFT.free(spectrum); RealFFT.free(frame) }
+            var ola = [Float](repeating: 0, count: olaLength)
+            for stream in range {
+                let ch = stream / spec.b, item = stream % spec.b
                 for i in 0..<olaLength { ola[i] = 0 }
                 let re = spec.at(2 * ch, item), im = spec.at(2 * ch + 1, item)
                 for j in 0..<le {
@@ -121,6 +126,7 @@ final class Spectrogram {
                 let dst = out.at(ch, item)
                 for i in 0..<length { dst[i] = ola[origin + i] / envelope[origin + i] }
             }
+        }
         }
         return out
     }

@@ -21,7 +21,7 @@ enum TokenNorm {
     }
 
     /// In place.
-    func apply(_ x: Tensor) {
+    func apply(_ x: Activation) {
         switch self {
         case .layer(let w, let b): Kernels.layerNorm(x, weight: w.data, bias: b.data)
         case .group(let g): g.apply(x)
@@ -30,7 +30,7 @@ enum TokenNorm {
     }
 
     /// A normalized copy.
-    func applied(_ x: Tensor) -> Tensor {
+    func applied(_ x: Activation) -> Activation {
         let y = x.new(c: x.c, f: x.f, t: x.t)
         y.data.update(from: x.data, count: x.count)
         apply(y)
@@ -86,21 +86,21 @@ struct TransformerLayer {
         gamma2 = c.tLayerScale ? try store.take(prefix + ".gamma_2.scale", [dim]) : nil
     }
 
-    private func attention(_ q: Tensor, _ kv: Tensor) -> Tensor {
+    private func attention(_ q: Activation, _ kv: Activation) -> Activation {
         Kernels.attention(query: q, keyValue: kv, heads: heads, inProj: inProj.data, inBias: inBias.data,
                           outProj: outProj.data, outBias: outBias.data)
     }
 
-    private func feedForward(_ x: Tensor) -> Tensor {
+    private func feedForward(_ x: Activation) -> Activation {
         let h = Kernels.linear(x, weight: linear1.weight.data, bias: linear1.bias.data, outChannels: hidden)
         if gelu { Kernels.gelu(h) } else { Kernels.relu(h) }
         return Kernels.linear(h, weight: linear2.weight.data, bias: linear2.bias.data, outChannels: dim)
     }
 
     /// `x [dim, B, F, T]` tokens, updated in place; `other` the other branch's tokens (cross).
-    func forward(_ x: Tensor, other: Tensor?) {
+    func forward(_ x: Activation, other: Activation?) {
         if normFirst {
-            let a: Tensor
+            let a: Activation
             if cross, let other {
                 a = attention(norm1.applied(x), norm2.applied(other))
             } else {
@@ -159,7 +159,7 @@ struct CrossTransformer {
     }
 
     /// `x [dim, B, Fr, T1]` (spectral tokens) and `xt [dim, B, 1, T2]` (waveform tokens), in place.
-    func forward(_ x: Tensor, _ xt: Tensor) {
+    func forward(_ x: Activation, _ xt: Activation) {
         let c = dim, w = Float(config.tWeightPosEmbed)
         normIn.apply(x)
         // create_2d_sin_embedding(C, Fr, T1), in float32 as torch computes it.

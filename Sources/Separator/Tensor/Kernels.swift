@@ -1,4 +1,4 @@
-// Numeric kernels of HTDemucs on channel-major tensors (see Tensor.swift): convolutions as
+// Numeric kernels of HTDemucs on channel-major tensors (see Activation.swift): convolutions as
 // im2col + OpenBLAS SGEMM, transposed convolutions as SGEMM + col2im, group/layer norms,
 // exact GELU, GLU, softmax and multi-head attention.
 //
@@ -47,8 +47,8 @@ enum Kernels {
 
     /// Convolution of `x [Cin, B, H, W]` with a PyTorch weight `[Cout, Cin, kh, kw]` (or
     /// `[Cout, Cin, k]`) and bias `[Cout]`: `[Cout, B, Ho, Wo]`.
-    static func conv(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     cout: Int, _ g: ConvGeometry) -> Tensor {
+    static func conv(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                     cout: Int, _ g: ConvGeometry) -> Activation {
         let cin = x.c, H = x.f, W = x.t
         let ho = g.outHeight(H), wo = g.outWidth(W)
         let out = x.new(c: cout, f: ho, t: wo)
@@ -77,16 +77,15 @@ enum Kernels {
     }
 
     /// Columns of output rows `rows` (row = b * Ho + ho) of a convolution: `[Cin*kh*kw, rows*Wo]`.
-    private static func im2col(_ x: Tensor, _ g: ConvGeometry, ho: Int, wo: Int, rows: Range<Int>,
+    private static func im2col(_ x: Activation, _ g: ConvGeometry, ho: Int, wo: Int, rows: Range<Int>,
                                into cols: UnsafeMutablePointer<Float>) {
         let H = x.f, W = x.t
         let ncols = rows.count * wo
-        var k = 0
-        for ci in 0..<x.c {
+        Parallel.forRanges(x.c, cost: g.taps * ncols) { channels in
+        for ci in channels {
             for ki in 0..<g.kh {
                 for kj in 0..<g.kw {
-                    let dst = cols + k * ncols
-                    k += 1
+                    let dst = cols + ((ci * g.kh + ki) * g.kw + kj) * ncols
                     let off = kj * g.dw - g.pw
                     for r in rows {
                         let item = r / ho, oh = r % ho
@@ -112,13 +111,14 @@ enum Kernels {
                 }
             }
         }
+        }
     }
 
     /// Transposed convolution (no padding, no dilation) of `x [Cin, B, Hi, Wi]` with a PyTorch
     /// weight `[Cin, Cout, kh, kw]`, keeping only output rows `hKeep` and columns `wKeep` of the
     /// full `[(Hi-1)*sh+kh, (Wi-1)*sw+kw]` result (the crop demucs applies right after).
-    static func convTranspose(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Tensor {
+    static func convTranspose(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Activation {
         let cin = x.c, hi = x.f, wi = x.t
         let hk = hKeep.count, wk = wKeep.count
         let out = x.new(c: cout, f: hk, t: wk)
@@ -134,12 +134,11 @@ enum Kernels {
                 let ncols = (r1 - r0) * wi
                 sgemm(transA: true, m: m, n: ncols, k: cin, a: weight, lda: m,
                       b: x.data + r0 * wi, ldb: nIn, beta: 0, c: cols, ldc: ncols)
-                var row = 0
-                for co in 0..<cout {
+                Parallel.forRanges(cout, cost: g.taps * ncols) { outChannels in
+                for co in outChannels {
                     for ki in 0..<g.kh {
                         for kj in 0..<g.kw {
-                            let src = cols + row * ncols
-                            row += 1
+                            let src = cols + ((co * g.kh + ki) * g.kw + kj) * ncols
                             for r in r0..<r1 {
                                 let item = r / hi, ih = r % hi
                                 let h = ih * g.sh + ki - hKeep.lowerBound
@@ -160,6 +159,7 @@ enum Kernels {
                         }
                     }
                 }
+                }
                 r0 = r1
             }
         }
@@ -168,13 +168,13 @@ enum Kernels {
 
     /// Fills each of `rows` rows of `columns` floats with its bias (or zero).
     static func fillRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
-        for r in 0..<rows {
-            (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns)
+        Parallel.forRanges(rows, cost: columns) { range in
+            for r in range { (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns) }
         }
     }
 
     /// A linear layer on tokens `x [in, B, F, T]` (a 1x1 convolution): `W[out, in] x + b`.
-    static func linear(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int) -> Tensor {
+    static func linear(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int) -> Activation {
         conv(x, weight: weight, bias: bias, cout: outChannels, ConvGeometry())
     }
 
@@ -184,52 +184,69 @@ enum Kernels {
     /// optionally followed by exact GELU. Statistics per item over the group's channels and
     /// the item's `plane` floats, accumulated in double. By default items are the batch items
     /// (statistics over F x T); DConv passes `items: B*F, plane: T` (per frequency row).
-    static func groupNorm(_ x: Tensor, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    static func groupNorm(_ x: Activation, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                           eps: Double = 1e-5, gelu applyGelu: Bool = false,
                           items: Int? = nil, plane: Int? = nil) {
         let items = items ?? x.b, plane = plane ?? x.plane
         precondition(items * plane == x.columns)
-        let stride = x.columns
-        let cg = x.c / groups
+        let stride = x.columns, c = x.c
+        let cg = c / groups
         let count = Double(cg * plane)
-        for item in 0..<items {
+        // Per (channel, item) partial sums, in parallel over channels; then per group.
+        var partial = [Double](repeating: 0, count: c * items)
+        var mean = [Double](repeating: 0, count: groups * items)
+        var rstd = [Double](repeating: 0, count: groups * items)
+        partial.withUnsafeMutableBufferPointer { part in
+            let part = part.baseAddress!
+            Parallel.forRanges(c, cost: stride) { channels in
+                for ch in channels {
+                    for item in 0..<items { part[ch * items + item] = laneSum(x.data + ch * stride + item * plane, plane) }
+                }
+            }
             for g in 0..<groups {
-                var sum = 0.0
-                for ch in g * cg..<(g + 1) * cg {
-                    let p = x.data + ch * stride + item * plane
-                    var i = 0
-                    while i < plane {
-                        // Blocks of float sums folded into a double: fast and accurate.
-                        let e = min(plane, i + 256)
-                        var s: Float = 0
-                        for j in i..<e { s += p[j] }
-                        sum += Double(s)
-                        i = e
+                for item in 0..<items {
+                    var s = 0.0
+                    for ch in g * cg..<(g + 1) * cg { s += part[ch * items + item] }
+                    mean[g * items + item] = s / count
+                }
+            }
+            mean.withUnsafeBufferPointer { meanP in
+                let meanP = meanP.baseAddress!
+                Parallel.forRanges(c, cost: stride) { channels in
+                    for ch in channels {
+                        let g = ch / cg
+                        for item in 0..<items {
+                            part[ch * items + item] = laneSumOfSquares(x.data + ch * stride + item * plane, plane,
+                                                                       mean: Float(meanP[g * items + item]))
+                        }
                     }
                 }
-                let mean = sum / count
-                var sq = 0.0
-                let meanF = Float(mean)
-                for ch in g * cg..<(g + 1) * cg {
-                    let p = x.data + ch * stride + item * plane
-                    var i = 0
-                    while i < plane {
-                        let e = min(plane, i + 256)
-                        var s: Float = 0
-                        for j in i..<e { let d = p[j] - meanF; s += d * d }
-                        sq += Double(s)
-                        i = e
-                    }
+            }
+            for g in 0..<groups {
+                for item in 0..<items {
+                    var s = 0.0
+                    for ch in g * cg..<(g + 1) * cg { s += part[ch * items + item] }
+                    rstd[g * items + item] = 1.0 / (s / count + eps).squareRoot()
                 }
-                let rstd = 1.0 / (sq / count + eps).squareRoot()
-                for ch in g * cg..<(g + 1) * cg {
-                    let scale = Float(rstd * Double(weight[ch]))
-                    let shift = Float(Double(bias[ch]) - mean * rstd * Double(weight[ch]))
-                    let p = x.data + ch * stride + item * plane
-                    if applyGelu {
-                        for j in 0..<plane { p[j] = gelu(p[j] * scale + shift) }
-                    } else {
-                        for j in 0..<plane { p[j] = p[j] * scale + shift }
+            }
+        }
+        mean.withUnsafeBufferPointer { meanP in
+            rstd.withUnsafeBufferPointer { rstdP in
+                let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
+                Parallel.forRanges(c, cost: stride * (applyGelu ? 8 : 1)) { channels in
+                    for ch in channels {
+                        let g = ch / cg
+                        for item in 0..<items {
+                            let m = meanP[g * items + item], r = rstdP[g * items + item]
+                            let scale = Float(r * Double(weight[ch]))
+                            let shift = Float(Double(bias[ch]) - m * r * Double(weight[ch]))
+                            let p = x.data + ch * stride + item * plane
+                            if applyGelu {
+                                for j in 0..<plane { p[j] = fastGelu(p[j] * scale + shift) }
+                            } else {
+                                for j in 0..<plane { p[j] = p[j] * scale + shift }
+                            }
+                        }
                     }
                 }
             }
@@ -237,7 +254,7 @@ enum Kernels {
     }
 
     /// LayerNorm over the channel axis of tokens `x [C, B, F, T]` (each column a token), in place.
-    static func layerNorm(_ x: Tensor, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
+    static func layerNorm(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
         let n = x.columns, c = x.c
         x.new(c: 2, b: 1, f: 1, t: n).withData { stats in
             let mean = stats, rstd = stats + n
@@ -265,53 +282,72 @@ enum Kernels {
     /// Exact GELU, `x/2 (1 + erf(x/sqrt 2))`, as `torch.nn.functional.gelu` (approximate='none').
     @inline(__always)
     static func gelu(_ x: Float) -> Float {
-        0.5 * x * (1 + erff(x * 0.70710678118654752440))
+        fastGelu(x)
     }
 
     /// Exact GELU in place.
-    static func gelu(_ x: Tensor) {
+    static func gelu(_ x: Activation) {
         let p = x.data
-        for i in 0..<x.count { p[i] = gelu(p[i]) }
+        Parallel.forRanges(x.count, cost: 8) { range in
+            for i in range { p[i] = fastGelu(p[i]) }
+        }
     }
 
     /// ReLU in place.
-    static func relu(_ x: Tensor) {
+    static func relu(_ x: Activation) {
         let p = x.data
         for i in 0..<x.count { p[i] = max(p[i], 0) }
     }
 
     /// GLU over channels: the first half times the sigmoid of the second half.
-    static func glu(_ x: Tensor) -> Tensor {
+    static func glu(_ x: Activation) -> Activation {
         let half = x.c / 2
         let out = x.new(c: half, f: x.f, t: x.t)
         let n = x.columns
-        for ch in 0..<half {
-            let a = x.data + ch * n, g = x.data + (ch + half) * n, o = out.data + ch * n
-            for j in 0..<n { o[j] = a[j] * (1 / (1 + expf(-g[j]))) }
+        Parallel.forRanges(half, cost: 4 * n) { channels in
+            for ch in channels {
+                let a = x.data + ch * n, g = x.data + (ch + half) * n, o = out.data + ch * n
+                for j in 0..<n { o[j] = a[j] * fastSigmoid(g[j]) }
+            }
         }
         return out
     }
 
+    /// `x += scale[c] * GLU(y)[c]`: DConv's GLU, LayerScale and residual add in one pass.
+    static func addScaledGLU(_ x: Activation, _ y: Activation, scale: UnsafePointer<Float>) {
+        let n = x.columns, half = x.c
+        precondition(y.c == 2 * half && y.columns == n)
+        Parallel.forRanges(half, cost: 4 * n) { channels in
+            for ch in channels {
+                let s = scale[ch]
+                let o = x.data + ch * n, a = y.data + ch * n, g = y.data + (ch + half) * n
+                for j in 0..<n { o[j] += s * (a[j] * fastSigmoid(g[j])) }
+            }
+        }
+    }
+
     /// `x += scale[c] * y` (LayerScale'd residual), channel-major.
-    static func addScaled(_ x: Tensor, _ y: Tensor, scale: UnsafePointer<Float>?) {
+    static func addScaled(_ x: Activation, _ y: Activation, scale: UnsafePointer<Float>?) {
         let n = x.columns
-        for ch in 0..<x.c {
-            let s = scale?[ch] ?? 1
-            let a = x.data + ch * n, b = y.data + ch * n
-            for j in 0..<n { a[j] += s * b[j] }
+        Parallel.forRanges(x.c, cost: n) { channels in
+            for ch in channels {
+                let s = scale?[ch] ?? 1
+                let a = x.data + ch * n, b = y.data + ch * n
+                for j in 0..<n { a[j] += s * b[j] }
+            }
         }
     }
 
     /// Softmax of each of `rows` rows of `n` floats, in place.
     static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            let row = p + r * n
-            var m = -Float.infinity
-            for j in 0..<n { m = max(m, row[j]) }
-            var s: Float = 0
-            for j in 0..<n { let e = expf(row[j] - m); row[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<n { row[j] *= inv }
+        Parallel.forRanges(rows, cost: 8 * n) { range in
+            for r in range {
+                let row = p + r * n
+                let m = laneMax(row, n)
+                for j in 0..<n { row[j] = fastExp(row[j] - m) }
+                let inv = Float(1 / laneSum(row, n))
+                for j in 0..<n { row[j] *= inv }
+            }
         }
     }
 
@@ -320,9 +356,9 @@ enum Kernels {
     /// Multi-head attention of `torch.nn.MultiheadAttention` (batch_first, no mask, no
     /// dropout): queries from `q [C, B, Lq]`, keys and values from `kv [C, B, Lk]` (tokens
     /// flattened over F x T). `inProj [3C, C]`, `inBias [3C]`, `outProj [C, C]`, `outBias [C]`.
-    static func attention(query q: Tensor, keyValue kv: Tensor, heads: Int,
+    static func attention(query q: Activation, keyValue kv: Activation, heads: Int,
                           inProj: UnsafePointer<Float>, inBias: UnsafePointer<Float>,
-                          outProj: UnsafePointer<Float>, outBias: UnsafePointer<Float>) -> Tensor {
+                          outProj: UnsafePointer<Float>, outBias: UnsafePointer<Float>) -> Activation {
         let c = q.c, dh = c / heads
         let lq = q.plane, lk = kv.plane
         let nq = q.columns, nk = kv.columns
@@ -350,7 +386,7 @@ enum Kernels {
     }
 }
 
-extension Tensor {
+extension Activation {
     /// Runs `body` on this (scratch) tensor's data; the tensor dies after.
     func withData<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         try body(data)

@@ -12,7 +12,7 @@ import Glibc
 
 /// A float32 activation of shape `[c, b, f, t]` (channel-major, see above) whose memory comes
 /// from a `Workspace` and goes back to it when the tensor dies.
-final class Tensor {
+final class Activation {
     /// Channels.
     let c: Int
     /// Batch items (the input's audio channels, each separated on its own).
@@ -52,16 +52,16 @@ final class Tensor {
 
     /// The same floats seen with another `f`/`t` split (e.g. `[C, B, F, T]` as `[C, B, 1, F*T]`).
     /// Copies: reshapes are rare and small next to the convolutions.
-    func reshaped(f newF: Int, t newT: Int) -> Tensor {
+    func reshaped(f newF: Int, t newT: Int) -> Activation {
         precondition(newF * newT == f * t)
-        let out = Tensor(c: c, b: b, f: newF, t: newT, workspace: workspace)
+        let out = Activation(c: c, b: b, f: newF, t: newT, workspace: workspace)
         out.data.update(from: data, count: count)
         return out
     }
 
     /// A new tensor of the same workspace.
-    func new(c: Int, b: Int? = nil, f: Int, t: Int) -> Tensor {
-        Tensor(c: c, b: b ?? self.b, f: f, t: t, workspace: workspace)
+    func new(c: Int, b: Int? = nil, f: Int, t: Int) -> Activation {
+        Activation(c: c, b: b ?? self.b, f: f, t: t, workspace: workspace)
     }
 
     /// Converts to PyTorch's layout `[B][C][F][T]` (tests and traces).
