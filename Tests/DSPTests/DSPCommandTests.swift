@@ -127,10 +127,12 @@ final class DSPCommandTests: XCTestCase {
         run = try agent(["mel", "--config", path("c.yaml"), path("in.wav"), path("mel.npy")])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(try TensorFile.read(path: path("mel.npy")).shape, [2, 64, 100])
-        // An impossible value is refused with its key and the configuration's exit status.
+        // A value impossible at the input's rate (it depends on the rate, so the configuration
+        // check cannot see it) is refused on one line naming its key.
         try "denoise:\n  freq_mask_smooth_hz: 3\n".write(toFile: path("bad.yaml"), atomically: true, encoding: .utf8)
         run = try agent(["denoise", "--config", path("bad.yaml"), path("in.wav"), path("out2.wav")])
-        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertNotEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
         XCTAssertTrue(run.stderr.contains("freq_mask_smooth_hz"), run.stderr)
     }
 
