@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "segment). Shorter crops give more, more varied steps for the same CPU; "
                         "validation still runs whole segments, so it shows whether the model "
                         "carries over to the segment length. Can change on --resume.")
-    p.add_argument("--preset", default="small", choices=("tiny", "small", "demo"),
-                   help="model size: tiny (tests), small, demo (the shipped model)")
+    p.add_argument("--preset", default="small", choices=("tiny", "small", "large"),
+                   help="model size: tiny (tests), small (the shipped demo model), large")
     for name in ("channels", "depth", "nfft", "t-layers", "t-heads"):
         p.add_argument(f"--{name}", type=int, default=None,
                        help=f"override the preset's HTDemucs {name.replace('-', '_')}")
@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="the .safetensors file to write")
     p.add_argument("--dtype", choices=("float32", "float16"), default="float32",
                    help="tensor precision in the file (float16 halves it)")
+    p.add_argument("--segment", type=float, default=None,
+                   help="seconds: the segment written in the file (default: the one the model "
+                        "was declared with, --segment of train). A model trained on short --crop "
+                        "examples can be exported with segment = crop: the agent then splits its "
+                        "10-s segments into overlapping pieces of that length, as demucs' "
+                        "apply_model does (overlap 0.25)")
     _add_seed(p)
     return parser
 

@@ -88,6 +88,9 @@ def run(args) -> None:
     from .train import load_checkpoint
     torch.manual_seed(args.seed)
     model, kwargs, best = load_checkpoint(args.checkpoint)
+    if args.segment:
+        kwargs = dict(kwargs, segment=Fraction(args.segment).limit_denominator(10000))
+        model.segment = kwargs["segment"]
     extra = {"sources": ",".join(kwargs["sources"]), "trained_by": "acoustic-edge training/"}
     if best:
         extra["validation_sisdr_db"] = f"{best.get('sisdr', float('nan')):.2f}"
