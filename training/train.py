@@ -114,7 +114,6 @@ def run(args) -> Path:
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     elif args.resume:
         raise TrainError(f"--resume: no checkpoint at {ckpt_path}")
-    out.mkdir(parents=True, exist_ok=True)
 
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     if state is not None:
@@ -129,7 +128,9 @@ def run(args) -> Path:
     try:
         model = model_mod.build(kwargs)
     except Exception as error:
-        raise TrainError(f"HTDemucs refused the configuration {kwargs}: {error}") from None
+        reason = str(error) or type(error).__name__
+        raise TrainError(f"HTDemucs refused the configuration {kwargs}: {reason} (see the "
+                         "size rules in training/model.py)") from None
     if state is not None:
         model.load_state_dict(state["model"])
     model.to(device)
@@ -148,6 +149,7 @@ def run(args) -> Path:
                                         args.valid_examples, seed=args.seed + 1,
                                         gain_db=args.gain_db, noise_snr=noise_snr)
     weights = parse_weights(args.source_weights, sources)
+    out.mkdir(parents=True, exist_ok=True)  # only once the model and the data are known good
 
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, best, history = 0, {"sisdr": -math.inf, "step": 0}, []

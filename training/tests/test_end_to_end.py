@@ -25,7 +25,8 @@ def workdir(tmp_path_factory):
                         duration=1.5, progress=False)
     code = cli.main(["train", "--train", str(root / "data/train"), "--valid", str(root / "data/valid"),
                      "--sources", SOURCES, "--out", str(root / "run"), "--preset", "tiny",
-                     "--segment", "1", "--steps", "4", "--batch-size", "2", "--valid-every", "2",
+                     "--segment", "1", "--crop", "0.5", "--steps", "4", "--batch-size", "2",
+                     "--valid-every", "2",
                      "--valid-examples", "2", "--noise-snr", "20", "30", "--seed", "1",
                      "--bar-interval", "60"])
     assert code == 0
@@ -40,6 +41,18 @@ def test_train_writes_checkpoints_and_log(workdir):
     assert all(np.isfinite(entry["sisdr_mean"]) for entry in lines)
     ckpt = torch.load(run / "checkpoint.th", weights_only=False)
     assert ckpt["step"] == 4 and ckpt["kwargs"]["sources"] == SOURCES.split(",")
+    # trained on 0.5-s crops, validated and loaded with the declared 1-s segment
+    model, kwargs, _ = load_checkpoint(run / "best.th")
+    assert model.segment == kwargs["segment"] == 1
+
+
+def test_train_refuses_a_bad_configuration(workdir, tmp_path, capsys):
+    code = cli.main(["train", "--train", str(workdir / "data/train"), "--valid",
+                     str(workdir / "data/valid"), "--out", str(tmp_path / "run"), "--preset", "tiny",
+                     "--t-heads", "3", "--steps", "1"])
+    assert code == 1
+    assert "HTDemucs refused the configuration" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_continues_and_refuses_to_overwrite(workdir, tmp_path):
