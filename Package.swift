@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries from Debian: a module map and a header each, nothing else.
@@ -31,6 +35,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -42,10 +47,28 @@ let package = Package(
         .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"]),
 
         // Moving parts.
-        .target(name: "Capture", dependencies: ["CALSA", "AudioFiles", "Configuration"]),
-        .target(name: "MQTTBridge", dependencies: ["CMosquitto"]),
+        .target(name: "Capture", dependencies: [
+            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MQTTBridge", dependencies: [
+            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration",
+            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+        ]),
+
+        // What the operator of an edge node needs: systemd notification and the watchdog,
+        // the Prometheus /metrics endpoint.
+        .target(name: "Operations", dependencies: [
+            "CSystemd",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // The `acoustic-edge` executable.
@@ -53,24 +76,36 @@ let package = Package(
             name: "Publisher",
             dependencies: [
                 "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "CSystemd",
+                "Configuration", "DSP", "Separator", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+
+        // Benchmark of the DSP stages against noisereduce and torchaudio (not a test).
+        .executableTarget(name: "dsp-bench", dependencies: ["DSP"], path: "bench/dsp",
+                          exclude: ["reference_bench.py"]),
+        // Benchmark of the separator against PyTorch (bench/separator/README.md).
+        .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
+                          path: "bench/separator/SeparatorBench"),
+        // A small MQTTBridge client: the tests kill -9 it to see the last will (docs/mqtt.md).
+        .executableTarget(name: "mqtt-probe", dependencies: ["MQTTBridge"], path: "Sources/MQTTProbe"),
 
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
         .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "TensorFormats", "ReferenceHarness"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,6 +18,7 @@ debian_packages=(
     libsoxr-dev
     libsystemd-dev systemd
     zlib1g-dev
+    libssl-dev
     pkg-config
 )
 missing=()

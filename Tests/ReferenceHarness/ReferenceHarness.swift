@@ -83,8 +83,8 @@ public enum ReferenceHarness {
         // Files, not pipes: a chatty child can never block on a full pipe buffer.
         let outURL = scratch.appendingPathComponent("stdout")
         let errURL = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)
         process.standardOutput = out
@@ -107,15 +107,23 @@ public enum ReferenceHarness {
         return url
     }
 
-    /// The built `acoustic-edge` executable next to the running test bundle.
+    /// The built `acoustic-edge` executable of this build: `AE_BIN` when set, otherwise the
+    /// one beside the running test bundle (`.build/<triple>/<debug|release>/`), so
+    /// `swift test` tests the debug binary and `swift test -c release` the release one.
     public static var agentExecutable: String {
+        if let override = ProcessInfo.processInfo.environment["AE_BIN"], !override.isEmpty {
+            return override
+        }
+        // On Linux the test bundle is an executable (`acoustic-edgePackageTests.xctest`) and
+        // `Bundle.main` is its folder; on macOS it is the `.xctest` bundle inside that folder.
         let bundle = Bundle.main.bundleURL
+        let runner = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
         let candidates = [
             bundle.appendingPathComponent("acoustic-edge").path,
             bundle.deletingLastPathComponent().appendingPathComponent("acoustic-edge").path,
+            runner.appendingPathComponent("acoustic-edge").path,
         ]
         for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-        // Tests run from .build/<config>/; the executable sits beside the .xctest bundle.
         return candidates[0]
     }
 }

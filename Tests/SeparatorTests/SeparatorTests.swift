@@ -1,1 +1,234 @@
-// SeparatorTests: tests of Separator against real references.
+// SeparatorTests: HTDemucs in Swift against demucs 4.1.0 in Python (Tests/reference/
+// demucs_reference.py), on small random-initialized models with perturbed weights.
+import Foundation
+import AudioFiles
+import ReferenceHarness
+import XCTest
+@testable import Separator
+
+/// Relative L2 error `|a - b| / |b|`.
+func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count)
+    var num = 0.0, den = 0.0
+    for i in 0..<a.count {
+        let d = Double(a[i]) - Double(b[i])
+        num += d * d
+        den += Double(b[i]) * Double(b[i])
+    }
+    return (num / max(den, 1e-30)).squareRoot()
+}
+
+func readFloats(_ url: URL) throws -> [Float] {
+    let data = try Data(contentsOf: url)
+    return data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+}
+
+final class SeparatorParityTests: XCTestCase {
+    struct Reference {
+        var folder: URL
+        var sources: [String]
+        var length: Int
+        var channels: Int
+        var layers: [String]
+    }
+
+    /// Runs the reference script; returns where it wrote.
+    func reference(_ kwargs: String, length: Int? = nil, channels: Int = 1, half: Bool = false,
+                   layers: Bool = true, seed: Int = 0) throws -> Reference {
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separator")
+        var args = [folder.path, "--kwargs", kwargs, "--channels", String(channels), "--seed", String(seed)]
+        if let length { args += ["--length", String(length)] }
+        if half { args.append("--half") }
+        if layers { args.append("--layers") }
+        let stdout = try ReferenceHarness.python("demucs_reference.py", args)
+        let summary = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as! [String: Any]
+        return Reference(folder: folder, sources: summary["sources"] as! [String],
+                         length: summary["length"] as! Int, channels: channels,
+                         layers: summary["layers"] as! [String])
+    }
+
+    /// Loads the model, compares every traced layer (first drift named) and the final
+    /// separation (per channel and source) with demucs.
+    func checkParity(_ kwargs: String, length: Int? = nil, channels: Int = 1, half: Bool = false,
+                     tolerance: Double = 1e-3, file: StaticString = #filePath, line: UInt = #line) throws {
+        let ref = try reference(kwargs, length: length, channels: channels, half: half)
+        defer { try? FileManager.default.removeItem(at: ref.folder) }
+        let separator = try SourceSeparator(modelPath: ref.folder.appendingPathComponent("model.safetensors").path)
+        XCTAssertEqual(separator.sources, ref.sources, file: file, line: line)
+        let mix = try readFloats(ref.folder.appendingPathComponent("mix.f32"))
+        let input = (0..<channels).map { Array(mix[($0 * ref.length)..<(($0 + 1) * ref.length)]) }
+
+        // Per-layer path: the first layer that drifts is named.
+        if !ref.layers.isEmpty {
+            let traced = separator.traceLayers(channels: input)
+            var byName: [String: [Float]] = [:]
+            for t in traced { byName[t.name] = t.values }
+            var report: [String] = []
+            for name in ref.layers {
+                let expected = try readFloats(ref.folder.appendingPathComponent("layers/\(name).f32"))
+                guard let got = byName[name] else {
+                    XCTFail("layer \(name): not traced by Swift", file: file, line: line)
+                    return
+                }
+                guard got.count == expected.count else {
+                    XCTFail("layer \(name): \(got.count) values, demucs has \(expected.count)", file: file, line: line)
+                    return
+                }
+                let err = relativeError(got, expected)
+                report.append("\(name) \(String(format: "%.2e", err))")
+                if !(err <= tolerance) {
+                    XCTFail("layer \(name) drifted: relative error \(err) (layers: \(report.joined(separator: ", ")))",
+                            file: file, line: line)
+                    return
+                }
+            }
+            print("per-layer relative errors: \(report.joined(separator: ", "))")
+        }
+
+        let out = try separator.separate(channels: input)
+        let expected = try readFloats(ref.folder.appendingPathComponent("out.f32"))
+        let s = ref.sources.count
+        var worst = 0.0
+        for ch in 0..<channels {
+            for src in 0..<s {
+                let start = (ch * s + src) * ref.length
+                let err = relativeError(out[ch][src], Array(expected[start..<(start + ref.length)]))
+                worst = max(worst, err)
+                XCTAssertLessThanOrEqual(err, tolerance, "channel \(ch) source \(ref.sources[src])", file: file, line: line)
+            }
+        }
+        print("separation worst relative error per source: \(worst)")
+    }
+
+    /// Frequency branch not reaching the merge (transformer on 16 frequency rows), t_layers 5
+    /// (self/cross alternation), GroupNorm from layer 2, two channels batched, input = segment.
+    func testDefaultLikeFiveTransformerLayers() throws {
+        try checkParity("""
+            {"sources": ["fan", "pump", "valve"], "audio_channels": 1, "channels": 8, "depth": 3,
+             "nfft": 512, "samplerate": 8000, "segment": 1, "t_layers": 5, "t_heads": 4, "norm_starts": 2}
+            """, channels: 2)
+    }
+
+    /// Merged last frequency layer (8 bins -> 1, time branch injected), dconv_mode 3,
+    /// bottom_channels, t_layers 1, input shorter than the segment.
+    func testMergedLayerDconvBothBottomChannelsShortInput() throws {
+        try checkParity("""
+            {"sources": ["a", "b"], "audio_channels": 1, "channels": 8, "depth": 3, "nfft": 256,
+             "samplerate": 8000, "segment": {"_type": "fraction", "numerator": 1, "denominator": 2},
+             "t_layers": 1, "t_heads": 2, "norm_starts": 1, "dconv_mode": 3, "bottom_channels": 16}
+            """, length: 3001, channels: 1)
+    }
+
+    /// float16 weights, an input 2.6 segments long (split with overlap 0.25, triangular
+    /// weights, padded last chunk), two channels.
+    func testFloat16WeightsLongInputSplit() throws {
+        try checkParity("""
+            {"sources": ["fan", "slider"], "audio_channels": 1, "channels": 12, "depth": 2, "nfft": 256,
+             "samplerate": 8000, "segment": {"_type": "fraction", "numerator": 1, "denominator": 2},
+             "t_layers": 2, "t_heads": 4, "norm_starts": 0, "norm_groups": 2}
+            """, length: 10_437, channels: 2, half: true)
+    }
+
+    /// A pure time layer after the merge (depth past the frequency axis), no transformer,
+    /// encoder context, channels_time, no frequency embedding.
+    func testTimeLayerAfterMergeNoTransformer() throws {
+        try checkParity("""
+            {"sources": ["a", "b", "c", "d"], "audio_channels": 1, "channels": 8, "channels_time": 6,
+             "depth": 4, "nfft": 256, "samplerate": 8000, "segment": 1, "t_layers": 0, "context_enc": 1,
+             "norm_starts": 3, "freq_emb": 0, "dconv_mode": 2, "dconv_comp": 2}
+            """, channels: 1)
+    }
+
+    /// Stereo model and the transformer's other options: cape embedding, cross first,
+    /// post-norm, no LayerScale, ReLU, GroupNorm norms.
+    func testStereoTransformerOptions() throws {
+        try checkParity("""
+            {"sources": ["a", "b"], "audio_channels": 2, "channels": 8, "depth": 2, "nfft": 256,
+             "samplerate": 8000, "segment": {"_type": "fraction", "numerator": 1, "denominator": 4},
+             "t_layers": 3, "t_heads": 2, "t_emb": "cape", "t_cross_first": true, "t_norm_first": false,
+             "t_layer_scale": false, "t_gelu": false, "t_group_norm": 1}
+            """, channels: 2)
+    }
+}
+
+final class SeparatorLoadingTests: XCTestCase {
+    /// A model file whose tensors do not fit its arguments is refused, naming the tensor.
+    func testRefusesMismatchedModelFiles() throws {
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separator-bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ReferenceHarness.python("demucs_bad_models.py", [folder.path])
+        let cases: [(String, String)] = [
+            ("other_class.safetensors", "is not demucs.htdemucs.HTDemucs"),
+            ("missing_tensor.safetensors", "missing tensor encoder.0.conv.bias"),
+            ("wrong_shape.safetensors", "tensor encoder.1.conv.weight has shape"),
+            ("extra_tensor.safetensors", "unexpected tensor"),
+            ("not_safetensors.safetensors", "not a safetensors file"),
+        ]
+        for (name, message) in cases {
+            XCTAssertThrowsError(try SourceSeparator(modelPath: folder.appendingPathComponent(name).path), name) { error in
+                let text = String(describing: error)
+                XCTAssertTrue(text.contains(message), "\(name): \(text)")
+                XCTAssertFalse(text.contains("\n"), "\(name): one line")
+            }
+        }
+        XCTAssertThrowsError(try SourceSeparator(modelPath: folder.appendingPathComponent("absent").path))
+    }
+}
+
+final class SeparateCommandTests: XCTestCase {
+    /// `acoustic-edge separate` on a long two-channel file: OUTDIR/<source>.wav, one channel
+    /// per input channel, equal to demucs's apply_model(split=True, overlap=0.25).
+    func testSeparateCommandOnLongMultiChannelFile() throws {
+        let executable = ReferenceHarness.agentExecutable
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable), "acoustic-edge not built")
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separate-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let channels = 3, length = 9_001
+        let stdout = try ReferenceHarness.python("demucs_reference.py", [
+            folder.path, "--kwargs", """
+            {"sources": ["fan", "pump"], "audio_channels": 1, "channels": 8, "depth": 2, "nfft": 256,
+             "samplerate": 8000, "segment": {"_type": "fraction", "numerator": 1, "denominator": 2},
+             "t_layers": 2, "t_heads": 2}
+            """, "--length", String(length), "--channels", String(channels)])
+        XCTAssertTrue(stdout.contains("\"split\": true"))
+        let mix = try readFloats(folder.appendingPathComponent("mix.f32"))
+        let input = AudioBuffer(sampleRate: 8000, channelData: (0..<channels).map {
+            Array(mix[($0 * length)..<(($0 + 1) * length)])
+        })
+        let wav = folder.appendingPathComponent("mix.wav").path
+        try AudioFile.write(input, to: wav)
+        let outdir = folder.appendingPathComponent("parts").path
+        try ReferenceHarness.run(executable, ["separate", "--model", folder.appendingPathComponent("model.safetensors").path,
+                                              wav, outdir])
+        let expected = try readFloats(folder.appendingPathComponent("out.f32"))
+        for (s, source) in ["fan", "pump"].enumerated() {
+            let part = try AudioFile.read(path: outdir + "/\(source).wav")
+            XCTAssertEqual(part.channels, channels)
+            XCTAssertEqual(part.sampleRate, 8000)
+            XCTAssertEqual(part.frames, length)
+            for ch in 0..<channels {
+                let start = (ch * 2 + s) * length
+                let err = relativeError(part.channel(ch), Array(expected[start..<(start + length)]))
+                XCTAssertLessThanOrEqual(err, 1e-3, "\(source) channel \(ch)")
+            }
+        }
+    }
+
+    /// A model file that does not fit: exit status 1, one line naming the problem, no output.
+    func testSeparateCommandRefusesBadModel() throws {
+        let executable = ReferenceHarness.agentExecutable
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable), "acoustic-edge not built")
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separate-bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ReferenceHarness.python("demucs_bad_models.py", [folder.path])
+        let wav = folder.appendingPathComponent("in.wav").path
+        try AudioFile.write(AudioBuffer(sampleRate: 8000, channelData: [[Float](repeating: 0.1, count: 800)]), to: wav)
+        let outdir = folder.appendingPathComponent("parts").path
+        let result = try ReferenceHarness.runCapturing(executable, [
+            "separate", "--model", folder.appendingPathComponent("wrong_shape.safetensors").path, wav, outdir])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("encoder.1.conv.weight"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outdir))
+    }
+}

@@ -1,1 +1,0 @@
-// AudioFiles: audio files read and written through libsndfile, as float32 [frames, channels].

@@ -1,0 +1,2 @@
+/* OpenSSL libcrypto: SHA-256 of model files (recorded in segment.json). */
+#include <openssl/evp.h>

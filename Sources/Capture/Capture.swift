@@ -1,1 +1,0 @@
-// Capture: multi-microphone capture through ALSA, cut into gapless segments.

@@ -1,0 +1,269 @@
+import CMosquitto
+import Foundation
+import Synchronization
+
+/// What libmosquitto's network thread reports; the callbacks build one of these and hand
+/// it over, nothing else runs on that thread.
+enum ClientEvent: Sendable {
+    /// CONNACK arrived; `reasonCode` 0 = accepted, else an MQTT v5 reason code.
+    case connected(generation: Int, reasonCode: Int32)
+    /// The connection ended; `reasonCode` 0 = we asked for it.
+    case disconnected(generation: Int, reasonCode: Int32)
+    /// A publish finished: PUBACK (QoS 1), PUBCOMP (QoS 2) or written (QoS 0).
+    case published(generation: Int, mid: Int32, reasonCode: Int32)
+    /// A message arrived on a subscription.
+    case message(generation: Int, IncomingMessage)
+}
+
+/// MQTT v5 numbers used here; `mqtt_protocol.h` is not part of the `CMosquitto` shim.
+enum MQTTv5 {
+    static let protocolVersion: Int32 = 5            // MQTT_PROTOCOL_V5
+    static let propContentType: Int32 = 3            // MQTT_PROP_CONTENT_TYPE
+    static let propResponseTopic: Int32 = 8          // MQTT_PROP_RESPONSE_TOPIC
+    static let propCorrelationData: Int32 = 9        // MQTT_PROP_CORRELATION_DATA
+    static let propUserProperty: Int32 = 38          // MQTT_PROP_USER_PROPERTY
+    static let disconnectWithWill: Int32 = 4         // MQTT_RC_DISCONNECT_WITH_WILL_MSG
+    static let badUsernameOrPassword: Int32 = 134    // MQTT_RC_BAD_USERNAME_OR_PASSWORD
+    static let notAuthorized: Int32 = 135            // MQTT_RC_NOT_AUTHORIZED
+    static let subscribeRetainAsPublished: Int32 = 0x08  // MQTT_SUB_OPT_RETAIN_AS_PUBLISHED
+}
+
+/// libmosquitto's error or reason code as text.
+func mosquittoErrorText(_ rc: Int32) -> String {
+    guard let text = mosquitto_strerror(rc) else { return "error \(rc)" }
+    return String(cString: text)
+}
+
+/// A hint for a TLS failure (libmosquitto only says "A TLS error occurred").
+func tlsHint(_ rc: Int32) -> String {
+    rc == Int32(MOSQ_ERR_TLS.rawValue)
+        ? " (check mqtt.tls: the CA must have signed the broker's certificate, which must name the host)" : ""
+}
+
+/// An MQTT v5 reason code as text (CONNACK, PUBACK, DISCONNECT).
+func mqttReasonText(_ code: Int32) -> String {
+    guard let text = mosquitto_reason_string(code) else { return "reason \(code)" }
+    return String(cString: text)
+}
+
+private let libraryInit: Void = { _ = mosquitto_lib_init() }()
+
+/// One libmosquitto client (`struct mosquitto *`) and the network thread libmosquitto runs
+/// for it (`mosquitto_loop_start`).
+///
+/// `@unchecked Sendable` is safe because: the only Swift state is immutable (`let`) after
+/// `init`; libmosquitto locks its own state, so `publish`/`subscribe`/`disconnect` may be
+/// called from the bridge's thread while the network thread runs; the C callbacks reach
+/// this object through `userdata` only to read the immutable `generation` and `sink`; and
+/// the handle is destroyed in `deinit`, which runs only after ``stop()`` has joined the
+/// network thread (the owner calls it; `deinit` calls it again if not), so no callback can
+/// run on a freed object.
+///
+/// A client makes one connection attempt in its life: when that connection fails or ends,
+/// the owner stops it and makes a new one (see `MQTTBridge`), because libmosquitto 2.0.11's
+/// own reconnect is not trustworthy (its loop thread returns for good on DNS, TLS and
+/// protocol errors, a refused CONNACK included, and its reconnect after a disconnect is
+/// buggy in that version). libmosquitto's reconnect is therefore disabled (delay of a day).
+final class MosquittoClient: @unchecked Sendable {
+    /// `struct mosquitto *`.
+    private let handle: OpaquePointer
+    /// Which client of the owner's series this is; events carry it so that late events of
+    /// a client already replaced are ignored.
+    let generation: Int
+    /// Where events go. Must only queue them (runs on the network thread).
+    let sink: @Sendable (ClientEvent) -> Void
+    /// Whether the network thread was started (stop() must join it).
+    private let loopStarted = LockedFlag()
+
+    /// A client of `clientID` (clean start: the bridge keeps its own unacknowledged messages).
+    init(clientID: String, generation: Int, sink: @escaping @Sendable (ClientEvent) -> Void) throws {
+        _ = libraryInit
+        guard let handle = mosquitto_new(clientID, true, nil) else {
+            throw BridgeError.client("cannot create a libmosquitto client (out of memory or bad client id)")
+        }
+        self.handle = handle
+        self.generation = generation
+        self.sink = sink
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTTv5.protocolVersion),
+                  "MQTT v5")
+        // Our own supervisor reconnects; libmosquitto's loop must not (see the type's doc).
+        _ = mosquitto_reconnect_delay_set(handle, 86_400, 86_400, false)
+        mosquitto_connect_v5_callback_set(handle, onConnect)
+        mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
+        mosquitto_publish_v5_callback_set(handle, onPublish)
+        mosquitto_message_v5_callback_set(handle, onMessage)
+    }
+
+    deinit {
+        stop()
+        mosquitto_destroy(handle)
+    }
+
+    private func check(_ rc: Int32, _ what: String) throws {
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            throw BridgeError.client("\(what): \(mosquittoErrorText(rc))")
+        }
+    }
+
+    /// User name and password (the password is handed to libmosquitto only).
+    func setCredentials(username: String, password: String?) throws {
+        try check(mosquitto_username_pw_set(handle, username, password), "username/password")
+    }
+
+    /// TLS with a CA file (or the system's CA folder) and an optional client certificate;
+    /// the broker's name is verified unless `insecure`.
+    func setTLS(_ tls: MQTTSettings.TLS) throws {
+        let capath = tls.caFile == nil ? MQTTSettings.TLS.systemCAPath : nil
+        try check(mosquitto_tls_set(handle, tls.caFile, capath, tls.certificateFile, tls.keyFile, nil),
+                  "TLS (ca \(tls.caFile ?? capath ?? ""))")
+        if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "TLS insecure") }
+    }
+
+    /// The last will: published by the broker when this connection dies without DISCONNECT.
+    func setWill(topic: String, payload: [UInt8], qos: Int32, retain: Bool, contentType: String?) throws {
+        var props: OpaquePointer? = nil
+        if let contentType { _ = mosquitto_property_add_string(&props, MQTTv5.propContentType, contentType) }
+        let rc = payload.withUnsafeBytes { raw in
+            mosquitto_will_set_v5(handle, topic, Int32(raw.count), raw.baseAddress, qos, retain, props)
+        }
+        // On success libmosquitto owns the property list; on failure it is ours to free.
+        if rc != MOSQ_ERR_SUCCESS.rawValue { mosquitto_property_free_all(&props) }
+        try check(rc, "last will on \(topic)")
+    }
+
+    /// Starts a non-blocking connection and the network thread. The outcome arrives as a
+    /// `.connected` or `.disconnected` event. Returns libmosquitto's code for an immediate
+    /// failure (DNS, refused socket), as text.
+    func connect(host: String, port: Int, keepalive: Int) throws {
+        let rc = mosquitto_connect_async(handle, host, Int32(port), Int32(keepalive))
+        if rc == MOSQ_ERR_ERRNO.rawValue {
+            throw BridgeError.client("connect to \(host):\(port): \(String(cString: strerror(errno)))")
+        }
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            throw BridgeError.client("connect to \(host):\(port): \(mosquittoErrorText(rc))\(tlsHint(rc))")
+        }
+        try check(mosquitto_loop_start(handle), "network thread")
+        loopStarted.set()
+    }
+
+    /// Publishes with MQTT v5 properties; returns the message id, or throws the
+    /// immediate error (not connected, payload too large, bad topic).
+    func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int32, retain: Bool,
+                 userProperties: [(name: String, value: String)], contentType: String?,
+                 correlationData: [UInt8]? = nil) -> (rc: Int32, mid: Int32) {
+        var props: OpaquePointer? = nil
+        defer { mosquitto_property_free_all(&props) }
+        if let contentType { _ = mosquitto_property_add_string(&props, MQTTv5.propContentType, contentType) }
+        if let correlationData {
+            _ = correlationData.withUnsafeBytes { raw in
+                mosquitto_property_add_binary(&props, MQTTv5.propCorrelationData, raw.baseAddress,
+                                              UInt16(clamping: raw.count))
+            }
+        }
+        for (name, value) in userProperties {
+            _ = mosquitto_property_add_string_pair(&props, MQTTv5.propUserProperty, name, value)
+        }
+        var mid: Int32 = 0
+        let rc = mosquitto_publish_v5(handle, &mid, topic, Int32(payload.count), payload.baseAddress,
+                                      qos, retain, props)
+        return (rc, mid)
+    }
+
+    /// Subscribes to `filter` with "retain as published" (MQTT v5), so a message published
+    /// retained keeps its retain flag even when it arrives live; the SUBACK is not tracked.
+    func subscribe(_ filter: String, qos: Int32) -> Int32 {
+        mosquitto_subscribe_v5(handle, nil, filter, qos, MQTTv5.subscribeRetainAsPublished, nil)
+    }
+
+    /// `true` while libmosquitto has a socket (a dead loop thread leaves it closed or open;
+    /// the bridge also watches PUBACK delays).
+    var hasSocket: Bool { mosquitto_socket(handle) >= 0 }
+
+    /// Ends the connection and joins the network thread. `withWill` asks the broker to
+    /// publish the last will anyway (MQTT v5 reason 4), used at shutdown so the status turns
+    /// offline. Safe to call twice.
+    func stop(withWill: Bool = false) {
+        _ = mosquitto_disconnect_v5(handle, withWill ? MQTTv5.disconnectWithWill : 0, nil)
+        guard loopStarted.clear() else { return }
+        // Not `force`: the thread only blocks in select(), which the disconnect above and
+        // loop_stop's wake-up byte interrupt; cancelling it could leave a libmosquitto mutex
+        // locked and hang mosquitto_destroy.
+        _ = mosquitto_loop_stop(handle, false)
+    }
+
+    // MARK: callbacks (network thread): hand data over, nothing more.
+
+    fileprivate static func from(_ obj: UnsafeMutableRawPointer?) -> MosquittoClient? {
+        guard let obj else { return nil }
+        return Unmanaged<MosquittoClient>.fromOpaque(obj).takeUnretainedValue()
+    }
+}
+
+/// A flag set once and cleared once, thread-safe.
+final class LockedFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    /// Clears it; returns whether it was set.
+    func clear() -> Bool { value.withLock { was in defer { was = false }; return was } }
+}
+
+private func onConnect(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ rc: Int32,
+                       _ flags: Int32, _ props: OpaquePointer?) {
+    guard let client = MosquittoClient.from(obj) else { return }
+    client.sink(.connected(generation: client.generation, reasonCode: rc))
+}
+
+private func onDisconnect(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ rc: Int32,
+                          _ props: OpaquePointer?) {
+    guard let client = MosquittoClient.from(obj) else { return }
+    client.sink(.disconnected(generation: client.generation, reasonCode: rc))
+}
+
+private func onPublish(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32,
+                       _ reason: Int32, _ props: OpaquePointer?) {
+    guard let client = MosquittoClient.from(obj) else { return }
+    client.sink(.published(generation: client.generation, mid: mid, reasonCode: reason))
+}
+
+private func onMessage(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?,
+                       _ message: UnsafePointer<mosquitto_message>?, _ props: OpaquePointer?) {
+    guard let client = MosquittoClient.from(obj), let m = message?.pointee else { return }
+    let topic = m.topic.map { String(cString: $0) } ?? ""
+    var payload: [UInt8] = []
+    if let bytes = m.payload, m.payloadlen > 0 {
+        payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(m.payloadlen)))
+    }
+    var incoming = IncomingMessage(topic: topic, payload: payload, qos: Int(m.qos), retain: m.retain,
+                                   userProperties: [], contentType: nil, responseTopic: nil,
+                                   correlationData: nil)
+    incoming.contentType = readString(props, MQTTv5.propContentType)
+    incoming.responseTopic = readString(props, MQTTv5.propResponseTopic)
+    var data: UnsafeMutableRawPointer? = nil
+    var length: UInt16 = 0
+    if mosquitto_property_read_binary(props, MQTTv5.propCorrelationData, &data, &length, false) != nil {
+        incoming.correlationData = data.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(length))) } ?? []
+        free(data)
+    }
+    var cursor = props
+    var skipFirst = false
+    while true {
+        var name: UnsafeMutablePointer<CChar>? = nil
+        var value: UnsafeMutablePointer<CChar>? = nil
+        guard let found = mosquitto_property_read_string_pair(cursor, MQTTv5.propUserProperty,
+                                                              &name, &value, skipFirst) else { break }
+        if let name, let value { incoming.userProperties.append((String(cString: name), String(cString: value))) }
+        free(name)
+        free(value)
+        cursor = found
+        skipFirst = true
+    }
+    client.sink(.message(generation: client.generation, incoming))
+}
+
+private func readString(_ props: OpaquePointer?, _ identifier: Int32) -> String? {
+    var value: UnsafeMutablePointer<CChar>? = nil
+    guard mosquitto_property_read_string(props, identifier, &value, false) != nil, let value else { return nil }
+    defer { free(value) }
+    return String(cString: value)
+}

@@ -1,1 +1,0 @@
-// Pipeline: segments -> denoise -> separate -> mel -> mirror and publish.

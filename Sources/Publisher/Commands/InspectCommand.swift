@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import TensorFormats
+
+/// `acoustic-edge inspect FILE`: the shape, element type and statistics of every tensor in a
+/// `.pt`, `.safetensors` or `.npy` file (and a safetensors file's metadata).
+struct InspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show the shape, type and statistics of a tensor file (.pt, .safetensors, .npy).",
+        discussion: """
+            For every tensor: shape, element type, number of values, min, max, mean and \
+            standard deviation (population, over the finite values) and the count of NaN and \
+            infinite values. For a safetensors file also its metadata. --json prints the same \
+            facts as one JSON object.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The tensor file.", valueName: "file"))
+    var file: String
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() async throws {
+        let report = try TensorReport(path: file)
+        print(json ? report.json : report.text, terminator: "")
+    }
+}
+
+/// What `inspect` says about a tensor file.
+struct TensorReport {
+    /// One tensor of the file.
+    struct Entry {
+        /// Its name (safetensors) or nil (a `.pt`/`.npy` holds one unnamed tensor).
+        var name: String?
+        /// Its shape.
+        var shape: [Int]
+        /// The element type as stored, when the reader reports it (safetensors: "F32", "F16"...).
+        var storedType: String?
+        /// Its statistics.
+        var statistics: TensorStatistics
+    }
+
+    /// The file's path as given.
+    var path: String
+    /// Its format.
+    var format: TensorFile.Format
+    /// The safetensors metadata (empty for other formats).
+    var metadata: [String: String] = [:]
+    /// The tensors in file order.
+    var entries: [Entry] = []
+
+    /// Reads and summarises the file at `path`.
+    init(path: String) throws {
+        self.path = path
+        format = try TensorFile.format(of: path)
+        let bytes = try TensorFile.readBytes(path: path)
+        switch format {
+        case .safetensors:
+            let file = try SafeTensorsFormat.decode(bytes, what: path)
+            metadata = file.metadata
+            for name in file.names {
+                guard let tensor = file.tensors[name] else { continue }
+                entries.append(Entry(name: name, shape: tensor.shape, storedType: file.dtypes[name],
+                                     statistics: TensorStatistics(tensor.values)))
+            }
+        case .pt, .npy:
+            // The readers convert float16/float64 storages to float32 and do not say which
+            // type was stored, so the report says "read as float32" rather than guess.
+            let tensor = try format.decode(bytes, what: path)
+            entries.append(Entry(name: nil, shape: tensor.shape, storedType: nil,
+                                 statistics: TensorStatistics(tensor.values)))
+        }
+    }
+
+    /// The human-readable report.
+    var text: String {
+        var lines: [String] = []
+        let formatName = switch format {
+        case .pt: "PyTorch .pt"
+        case .safetensors: "safetensors"
+        case .npy: "NumPy .npy"
+        }
+        lines.append("\(Failure.oneLine(path)): \(formatName), \(entries.count) tensor\(entries.count == 1 ? "" : "s")")
+        if format == .safetensors {
+            if metadata.isEmpty {
+                lines.append("metadata: none")
+            } else {
+                lines.append("metadata: \(metadata.keys.sorted().joined(separator: ", "))")
+                for key in metadata.keys.sorted() {
+                    var value = Failure.oneLine(metadata[key] ?? "")
+                    if value.count > 100 { value = String(value.prefix(100)) + "..." }
+                    lines.append("  \(key) = \(value)")
+                }
+            }
+        }
+        for entry in entries {
+            let name = entry.name.map { "\($0): " } ?? ""
+            let type = entry.storedType.map { "dtype \($0)" } ?? "dtype float32 (as read)"
+            let s = entry.statistics
+            lines.append("\(name)shape \(entry.shape) \(type), \(s.count) values")
+            if let min = s.min, let max = s.max, let mean = s.mean, let std = s.std {
+                lines.append("  min \(number(min))  max \(number(max))  mean \(number(mean))  std \(number(std))  NaN \(s.nanCount)  inf \(s.infinityCount)")
+            } else if s.count == 0 {
+                lines.append("  empty: no values")
+            } else {
+                lines.append("  no finite values  NaN \(s.nanCount)  inf \(s.infinityCount)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The report as one JSON object (keys sorted): `file`, `format`, `metadata` and
+    /// `tensors` (each with `name`, `shape`, `dtype`, `count`, `min`, `max`, `mean`, `std`,
+    /// `nan`, `inf`; statistics are null when there is no finite value, `dtype` is null when
+    /// the reader does not report the stored type).
+    var json: String {
+        let tensors: [[String: Any]] = entries.map { entry in
+            let s = entry.statistics
+            return [
+                "name": entry.name ?? NSNull(),
+                "shape": entry.shape,
+                "dtype": entry.storedType ?? NSNull(),
+                "count": s.count,
+                "min": s.min ?? NSNull(), "max": s.max ?? NSNull(),
+                "mean": s.mean ?? NSNull(), "std": s.std ?? NSNull(),
+                "nan": s.nanCount, "inf": s.infinityCount,
+            ]
+        }
+        let object: [String: Any] = [
+            "file": path, "format": format.rawValue, "metadata": metadata, "tensors": tensors,
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return "{}\n"
+        }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    private func number(_ value: Double) -> String {
+        String(format: "%.7g", value)
+    }
+}
+
+/// Summary statistics of float32 values, accumulated in double precision. NaN and infinite
+/// values are counted and left out of min, max, mean and std (population, divisor n).
+struct TensorStatistics {
+    /// The number of values.
+    var count: Int
+    /// NaN values.
+    var nanCount = 0
+    /// Infinite values (either sign).
+    var infinityCount = 0
+    /// The smallest finite value; nil when there is none.
+    var min: Double?
+    /// The largest finite value; nil when there is none.
+    var max: Double?
+    /// The mean of the finite values; nil when there is none.
+    var mean: Double?
+    /// The population standard deviation of the finite values; nil when there is none.
+    var std: Double?
+
+    /// The statistics of `values`.
+    init(_ values: [Float]) {
+        count = values.count
+        var finite = 0
+        var sum = 0.0
+        var low = Double.infinity, high = -Double.infinity
+        for value in values {
+            if value.isNaN { nanCount += 1; continue }
+            if value.isInfinite { infinityCount += 1; continue }
+            let v = Double(value)
+            finite += 1
+            sum += v
+            low = Swift.min(low, v)
+            high = Swift.max(high, v)
+        }
+        guard finite > 0 else { return }
+        let average = sum / Double(finite)
+        // Two passes: the deviations from the mean, not E[x^2] - E[x]^2, which cancels badly.
+        var squares = 0.0
+        for value in values where value.isFinite {
+            let d = Double(value) - average
+            squares += d * d
+        }
+        min = low
+        max = high
+        mean = average
+        std = (squares / Double(finite)).squareRoot()
+    }
+}

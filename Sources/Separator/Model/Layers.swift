@@ -1,0 +1,319 @@
+// The convolutional layers of HTDemucs (demucs/hdemucs.py, demucs/demucs.py): the DConv
+// residual branch, the encoder layer (HEncLayer) and the decoder layer (HDecLayer), for both
+// the frequency branch (convolutions over F, "freq") and the time branch.
+
+/// A convolution's weight and bias.
+struct ConvWeights {
+    let weight: Parameter
+    let bias: Parameter
+}
+
+/// A GroupNorm's groups and affine parameters.
+struct GroupNormWeights {
+    let groups: Int
+    let weight: Parameter
+    let bias: Parameter
+
+    static func load(_ store: WeightStore, _ prefix: String, groups: Int, channels: Int) throws -> GroupNormWeights {
+        GroupNormWeights(groups: groups, weight: try store.take(prefix + ".weight", [channels]),
+                         bias: try store.take(prefix + ".bias", [channels]))
+    }
+
+    func apply(_ x: Activation, gelu: Bool = false, items: Int? = nil, plane: Int? = nil) {
+        Kernels.groupNorm(x, groups: groups, weight: weight.data, bias: bias.data, gelu: gelu,
+                          items: items, plane: plane)
+    }
+}
+
+extension ConvWeights {
+    static func load(_ store: WeightStore, _ prefix: String, _ shape: [Int]) throws -> ConvWeights {
+        ConvWeights(weight: try store.take(prefix + ".weight", shape),
+                    bias: try store.take(prefix + ".bias", [shape[0]]))
+    }
+}
+
+/// DConv: residual branches of dilated convolutions along time, each
+/// `x += scale * GLU(GN(conv1x1(GELU(GN(conv_k3_dilated(x))))))`.
+/// In the frequency branch it runs on every frequency row as its own sequence.
+struct DConv {
+    struct Branch {
+        let dilation: Int
+        let conv1: ConvWeights
+        let norm1: GroupNormWeights
+        let conv2: ConvWeights
+        let norm2: GroupNormWeights
+        let scale: Parameter
+    }
+    let channels: Int
+    let hidden: Int
+    let branches: [Branch]
+
+    init(_ store: WeightStore, _ prefix: String, channels: Int, compress: Double, depth: Int) throws {
+        self.channels = channels
+        hidden = Int(Double(channels) / compress)
+        var branches: [Branch] = []
+        let dilate = depth > 0
+        for d in 0..<abs(depth) {
+            let p = "\(prefix).layers.\(d)"
+            branches.append(Branch(
+                dilation: dilate ? 1 << d : 1,
+                conv1: try .load(store, p + ".0", [hidden, channels, 3]),
+                norm1: try .load(store, p + ".1", groups: 1, channels: hidden),
+                conv2: try .load(store, p + ".3", [2 * channels, hidden, 1]),
+                norm2: try .load(store, p + ".4", groups: 1, channels: 2 * channels),
+                scale: try store.take(p + ".6.scale", [channels])))
+        }
+        self.branches = branches
+    }
+
+    /// In place on `x [C, B, F, T]`: every (item, frequency row) is one sequence over T.
+    func forward(_ x: Activation) {
+        let sequences = x.b * x.f, length = x.t
+        for br in branches {
+            var g = ConvGeometry()
+            g.kw = 3; g.dw = br.dilation; g.pw = br.dilation
+            let h = Kernels.conv(x, weight: br.conv1.weight.data, bias: br.conv1.bias.data, cout: hidden, g)
+            br.norm1.apply(h, gelu: true, items: sequences, plane: length)
+            let y = Kernels.conv(h, weight: br.conv2.weight.data, bias: br.conv2.bias.data,
+                                 cout: 2 * channels, ConvGeometry())
+            br.norm2.apply(y, items: sequences, plane: length)
+            Kernels.addScaledGLU(x, y, scale: br.scale.data)
+        }
+    }
+}
+
+/// HEncLayer: strided convolution (over F in the frequency branch, over time otherwise),
+/// optional GroupNorm, GELU, DConv, then a 1x1 (or context) "rewrite" convolution with GLU.
+/// An `empty` layer is only the first convolution (the time branch's last layer before the
+/// two branches merge).
+struct EncoderLayer {
+    let freq: Bool
+    let empty: Bool
+    let cin: Int
+    let cout: Int
+    let kernel: Int
+    let stride: Int
+    let pad: Int
+    let context: Int
+    let conv: ConvWeights
+    let norm1: GroupNormWeights?
+    let rewrite: ConvWeights?
+    let norm2: GroupNormWeights?
+    let dconv: DConv?
+
+    init(_ store: WeightStore, _ prefix: String, cin: Int, cout: Int, kernel: Int, stride: Int,
+         normGroups: Int, empty: Bool, freq: Bool, dconv: Bool, norm: Bool, context: Int,
+         pad: Bool, rewrite: Bool, dconvComp: Double, dconvDepth: Int) throws {
+        self.freq = freq
+        self.empty = empty
+        self.cin = cin
+        self.cout = cout
+        self.kernel = kernel
+        self.stride = stride
+        self.pad = pad ? kernel / 4 : 0
+        self.context = context
+        conv = try .load(store, prefix + ".conv", freq ? [cout, cin, kernel, 1] : [cout, cin, kernel])
+        if empty {
+            norm1 = nil; self.rewrite = nil; norm2 = nil; self.dconv = nil
+            return
+        }
+        norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: cout) : nil
+        if rewrite {
+            let k = 1 + 2 * context
+            self.rewrite = try .load(store, prefix + ".rewrite", freq ? [2 * cout, cout, k, k] : [2 * cout, cout, k])
+            norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: 2 * cout) : nil
+        } else {
+            self.rewrite = nil; norm2 = nil
+        }
+        self.dconv = dconv ? try DConv(store, prefix + ".dconv", channels: cout, compress: dconvComp, depth: dconvDepth) : nil
+    }
+
+    func forward(_ input: Activation, inject: Activation?) -> Activation {
+        var x = input
+        var g = ConvGeometry()
+        if freq {
+            g.kh = kernel; g.sh = stride; g.ph = pad
+        } else {
+            if x.f != 1 { x = Reshape.foldFrequencyIntoChannels(x) }
+            g.kw = kernel; g.sw = stride; g.pw = pad
+            let le = x.t
+            if le % stride != 0 { g.padRight = stride - le % stride }
+        }
+        let y = Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g)
+        if empty { return y }
+        if let inject {
+            precondition(inject.t == y.t && inject.c == y.c, "inject shape")
+            let plane = y.plane
+            for ch in 0..<y.c {
+                for item in 0..<y.b {
+                    let dst = y.at(ch, item), src = inject.at(ch, item)
+                    for fr in 0..<y.f {
+                        let row = dst + fr * y.t
+                        for t in 0..<y.t { row[t] += src[t] }
+                    }
+                }
+            }
+            _ = plane
+        }
+        if let norm1 { norm1.apply(y, gelu: true) } else { Kernels.gelu(y) }
+        dconv?.forward(y)
+        guard let rewrite else { return y }
+        var rg = ConvGeometry()
+        let k = 1 + 2 * context
+        if freq { rg.kh = k; rg.ph = context }
+        rg.kw = k; rg.pw = context
+        let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
+        norm2?.apply(r)
+        return Kernels.glu(r)
+    }
+}
+
+/// HDecLayer: skip addition, rewrite convolution with GLU, DConv, then the transposed
+/// convolution, optional GroupNorm (over the uncropped output), crop, GELU (except last).
+struct DecoderLayer {
+    let freq: Bool
+    let empty: Bool
+    let last: Bool
+    let cin: Int
+    let cout: Int
+    let kernel: Int
+    let stride: Int
+    let pad: Int
+    let context: Int
+    let convTr: ConvWeights
+    let norm2: GroupNormWeights?
+    let rewrite: ConvWeights?
+    let norm1: GroupNormWeights?
+    let dconv: DConv?
+
+    init(_ store: WeightStore, _ prefix: String, cin: Int, cout: Int, last: Bool, kernel: Int, stride: Int,
+         normGroups: Int, empty: Bool, freq: Bool, dconv: Bool, norm: Bool, context: Int,
+         pad: Bool, rewrite: Bool, dconvComp: Double, dconvDepth: Int) throws {
+        self.freq = freq
+        self.empty = empty
+        self.last = last
+        self.cin = cin
+        self.cout = cout
+        self.kernel = kernel
+        self.stride = stride
+        self.pad = pad ? kernel / 4 : 0
+        self.context = context
+        convTr = ConvWeights(weight: try store.take(prefix + ".conv_tr.weight", freq ? [cin, cout, kernel, 1] : [cin, cout, kernel]),
+                             bias: try store.take(prefix + ".conv_tr.bias", [cout]))
+        norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: cout) : nil
+        if empty {
+            self.rewrite = nil; norm1 = nil; self.dconv = nil
+            return
+        }
+        if rewrite {
+            let k = 1 + 2 * context
+            self.rewrite = try .load(store, prefix + ".rewrite", freq ? [2 * cin, cin, k, k] : [2 * cin, cin, k])
+            norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: 2 * cin) : nil
+        } else {
+            self.rewrite = nil; norm1 = nil
+        }
+        self.dconv = dconv ? try DConv(store, prefix + ".dconv", channels: cin, compress: dconvComp, depth: dconvDepth) : nil
+    }
+
+    /// Returns the layer's output `z` and `pre`, the input of the transposed convolution.
+    func forward(_ input: Activation, skip: Activation?, length: Int) -> (z: Activation, pre: Activation) {
+        let x = input
+        var y: Activation
+        if !empty {
+            if let skip {
+                precondition(skip.count == x.count, "skip shape")
+                for i in 0..<x.count { x.data[i] += skip.data[i] }
+            }
+            if let rewrite {
+                var rg = ConvGeometry()
+                let k = 1 + 2 * context
+                if freq { rg.kh = k; rg.ph = context }
+                rg.kw = k; rg.pw = context
+                let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                norm1?.apply(r)
+                y = Kernels.glu(r)
+            } else {
+                y = x
+            }
+            dconv?.forward(y)
+        } else {
+            y = x
+        }
+        var g = ConvGeometry()
+        let z: Activation
+        if freq {
+            g.kh = kernel; g.sh = stride
+            let full = (y.f - 1) * stride + kernel
+            let keep = pad..<(full - pad)
+            if let norm2 {
+                let whole = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
+                                                  hKeep: 0..<full, wKeep: 0..<y.t)
+                norm2.apply(whole)
+                z = Reshape.crop(whole, f: keep, t: 0..<y.t)
+            } else {
+                z = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
+                                          hKeep: keep, wKeep: 0..<y.t)
+            }
+        } else {
+            g.kw = kernel; g.sw = stride
+            let full = (y.t - 1) * stride + kernel
+            let keep = pad..<(pad + length)
+            precondition(pad + length <= full, "decoder crop beyond its output")
+            if let norm2 {
+                let whole = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
+                                                  hKeep: 0..<1, wKeep: 0..<full)
+                norm2.apply(whole)
+                z = Reshape.crop(whole, f: 0..<1, t: keep)
+            } else {
+                z = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
+                                          hKeep: 0..<1, wKeep: keep)
+            }
+        }
+        if !last { Kernels.gelu(z) }
+        return (z, y)
+    }
+}
+
+/// Layout changes between the branches.
+enum Reshape {
+    /// `[C, B, F, T]` -> `[C*F, B, 1, T]` (PyTorch's `x.view(B, C*F, T)` on `[B, C, F, T]`).
+    static func foldFrequencyIntoChannels(_ x: Activation) -> Activation {
+        let out = x.new(c: x.c * x.f, f: 1, t: x.t)
+        for ch in 0..<x.c {
+            for item in 0..<x.b {
+                for fr in 0..<x.f {
+                    out.at(ch * x.f + fr, item).update(from: x.at(ch, item) + fr * x.t, count: x.t)
+                }
+            }
+        }
+        return out
+    }
+
+    /// `[C*F, B, 1, T]` -> `[C, B, F, T]` (PyTorch's `x.view(B, C, F, T)` on `[B, C*F, T]`).
+    static func unfoldChannelsIntoFrequency(_ x: Activation, channels: Int) -> Activation {
+        let f = x.c / channels
+        let out = x.new(c: channels, f: f, t: x.t)
+        for ch in 0..<channels {
+            for item in 0..<x.b {
+                for fr in 0..<f {
+                    (out.at(ch, item) + fr * x.t).update(from: x.at(ch * f + fr, item), count: x.t)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The sub-block `f` x `t` of every (channel, item) plane.
+    static func crop(_ x: Activation, f: Range<Int>, t: Range<Int>) -> Activation {
+        let out = x.new(c: x.c, f: f.count, t: t.count)
+        for ch in 0..<x.c {
+            for item in 0..<x.b {
+                let src = x.at(ch, item), dst = out.at(ch, item)
+                for (i, fr) in f.enumerated() {
+                    (dst + i * t.count).update(from: src + fr * x.t + t.lowerBound, count: t.count)
+                }
+            }
+        }
+        return out
+    }
+}

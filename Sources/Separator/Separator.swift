@@ -1,1 +1,0 @@
-// Separator: HTDemucs source separation run natively (OpenBLAS GEMM, FFTW STFT).

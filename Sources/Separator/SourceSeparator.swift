@@ -1,0 +1,116 @@
+// Separator: HTDemucs source separation run natively (OpenBLAS SGEMM, FFTW STFT), matching
+// demucs 4.1.0. Three layers: Tensor/ (numeric kernels), Model/ (the network and
+// apply_model), Loading/ (model file -> validated weights). See docs/separator.md.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Separates audio into the sources of a demucs HTDemucs model (e.g. fan, pump, valve).
+///
+/// Load once, call `separate` per segment: the model's weights and its activation workspace
+/// are kept and reused, so memory stays bounded. Calls are serialized (one at a time); the
+/// numeric work itself runs on OpenBLAS's threads.
+///
+/// ```swift
+/// let separator = try SourceSeparator(modelPath: "machines.safetensors")
+/// let parts = try separator.separate(channels: [mic0, mic1])  // [channel][source][sample]
+/// ```
+public final class SourceSeparator: @unchecked Sendable {
+    // @unchecked: the model is immutable after init and every use of the workspace (the only
+    // mutable state) happens under `lock`.
+
+    /// The model's source names, in output order.
+    public let sources: [String]
+    /// The sample rate the model expects (Hz).
+    public let sampleRate: Int
+    /// Samples of one forward pass (`int(segment * samplerate)`): inputs up to this length are
+    /// separated in one pass, longer ones in overlapping segments.
+    public let segmentLength: Int
+    /// Audio channels the model takes at once (1 for the product's mono models).
+    public let audioChannels: Int
+
+    private let model: HTDemucs
+    private let workspace = Workspace()
+    private let lock = Mutex()
+
+    /// Loads and validates a model file in the demucs library's safetensors format; throws a
+    /// `SeparatorError` naming the first thing that does not fit (class, tensor, shape).
+    public init(modelPath: String) throws {
+        let contents = try ModelFileContents.read(path: modelPath)
+        let config = try HTDemucsConfig.decode(metadata: contents.metadata, path: modelPath)
+        model = try HTDemucs(config: config, weights: WeightStore(contents.tensors, path: modelPath))
+        sources = config.sources
+        sampleRate = config.samplerate
+        segmentLength = config.trainingLength
+        audioChannels = config.audioChannels
+    }
+
+    /// Separates each channel (all of the same length, at `sampleRate`) into the model's
+    /// sources: `result[channel][source]` has the channel's length. With a mono model every
+    /// channel is separated on its own (batched in one pass); a model of `k` audio channels
+    /// takes consecutive groups of `k` channels. As `demucs.apply.apply_model(shifts=0,
+    /// split=length > segmentLength, overlap=0.25)`.
+    public func separate(channels: [[Float]]) throws -> [[[Float]]] {
+        guard let length = channels.first?.count else { return [] }
+        guard channels.allSatisfy({ $0.count == length }) else {
+            throw SeparatorError("separate: channels of different lengths")
+        }
+        guard length > 0 else { return channels.map { _ in sources.map { _ in [] } } }
+        guard channels.count % audioChannels == 0 else {
+            throw SeparatorError("separate: \(channels.count) channels for a model of \(audioChannels) audio channels")
+        }
+        let items = channels.count / audioChannels
+        lock.lock()
+        defer { lock.unlock() }
+        let mix = Activation(c: audioChannels, b: items, f: 1, t: length, workspace: workspace)
+        for (index, channel) in channels.enumerated() {
+            channel.withUnsafeBufferPointer {
+                mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)
+            }
+        }
+        let out = model.apply(mix)
+        var result: [[[Float]]] = []
+        for index in 0..<channels.count {
+            let item = index / audioChannels, ac = index % audioChannels
+            result.append((0..<sources.count).map { s in
+                Array(UnsafeBufferPointer(start: out.at(s * audioChannels + ac, item), count: length))
+            })
+        }
+        return result
+    }
+
+    /// Per-layer outputs of one forward pass over the first segment, in PyTorch layout (for
+    /// the parity tests' per-layer path).
+    func traceLayers(channels: [[Float]]) -> [(name: String, shape: [Int], values: [Float])] {
+        let length = channels[0].count
+        lock.lock()
+        defer { lock.unlock() }
+        let mix = Activation(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length, workspace: workspace)
+        for (index, channel) in channels.enumerated() {
+            channel.withUnsafeBufferPointer {
+                mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)
+            }
+        }
+        var traced: [(String, [Int], [Float])] = []
+        _ = model.apply(mix) { name, t in
+            traced.append((name, [t.b, t.c, t.f, t.t], t.torchLayout()))
+        }
+        return traced
+    }
+}
+
+/// A pthread mutex (the Separator target stays Foundation-free outside Loading/).
+final class Mutex: @unchecked Sendable {
+    // @unchecked: the mutex is only touched through pthread calls, which are thread-safe.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+}

@@ -1,1 +1,0 @@
-// DSPTests: tests of DSP against real references.

@@ -1,1 +1,0 @@
-// MQTTBridgeTests: tests of MQTTBridge against real references.

@@ -1,0 +1,232 @@
+import XCTest
+@testable import MQTTBridge
+
+/// The store-and-forward bookkeeping without a broker.
+final class SpoolStateTests: XCTestCase {
+    func testSendsInOrderWithinTheInFlightLimitAndForgetsOnPuback() {
+        var spool = SpoolState(limitBytes: 1000)
+        for _ in 0..<5 { XCTAssertTrue(spool.append(bytes: 10).accepted) }
+        var mids: [Int32] = []
+        while let entry = spool.nextToSend(maxInFlight: 3) {
+            spool.markSent(sequence: entry.sequence, mid: Int32(100 + entry.sequence), at: 1)
+            mids.append(Int32(100 + entry.sequence))
+        }
+        XCTAssertEqual(mids, [100, 101, 102], "at most 3 in flight, oldest first")
+        XCTAssertEqual(spool.inFlightCount, 3)
+        XCTAssertEqual(spool.acknowledge(mid: 101)?.sequence, 1)
+        XCTAssertNil(spool.acknowledge(mid: 101), "a PUBACK counts once")
+        XCTAssertNil(spool.acknowledge(mid: 7), "ids of status/replies are not ours")
+        XCTAssertEqual(spool.nextToSend(maxInFlight: 3)?.sequence, 3)
+        XCTAssertEqual(spool.count, 4)
+        XCTAssertEqual(spool.totalBytes, 40)
+    }
+
+    func testConnectionLossRequeuesUnacknowledgedAheadOfTheRest() {
+        var spool = SpoolState(limitBytes: 1000)
+        for _ in 0..<6 { _ = spool.append(bytes: 1) }
+        for mid in Int32(1)...4 {
+            let entry = spool.nextToSend(maxInFlight: 10)!
+            spool.markSent(sequence: entry.sequence, mid: mid, at: Double(mid))
+        }
+        _ = spool.acknowledge(mid: 2)          // sequence 1 delivered
+        XCTAssertEqual(spool.oldestSentAt, 1)
+        spool.connectionLost()
+        XCTAssertEqual(spool.inFlightCount, 0)
+        XCTAssertNil(spool.oldestSentAt)
+        XCTAssertEqual(spool.sequences, [0, 2, 3, 4, 5], "order kept, delivered one gone")
+        var order: [UInt64] = []
+        var mid: Int32 = 1   // a new client starts its ids again
+        while let entry = spool.nextToSend(maxInFlight: 100) {
+            spool.markSent(sequence: entry.sequence, mid: mid, at: 0)
+            order.append(entry.sequence)
+            mid += 1
+        }
+        XCTAssertEqual(order, [0, 2, 3, 4, 5])
+    }
+
+    func testFullSpoolDropsOldestWaitingFirstAndCounts() {
+        var spool = SpoolState(limitBytes: 100)
+        for _ in 0..<4 { XCTAssertTrue(spool.append(bytes: 25).dropped.isEmpty) }
+        let first = spool.nextToSend(maxInFlight: 1)!
+        spool.markSent(sequence: first.sequence, mid: 1, at: 0)    // 0 in flight
+        let result = spool.append(bytes: 40)                         // needs 40 more bytes
+        XCTAssertTrue(result.accepted)
+        XCTAssertEqual(result.dropped, [1, 2], "oldest waiting dropped, the in-flight one kept")
+        XCTAssertEqual(spool.droppedCount, 2)
+        XCTAssertEqual(spool.sequences, [0, 3, 4])
+        XCTAssertLessThanOrEqual(spool.totalBytes, 100)
+        let huge = spool.append(bytes: 500)
+        XCTAssertFalse(huge.accepted, "larger than the whole spool")
+        XCTAssertTrue(huge.dropped.contains(huge.sequence))
+        XCTAssertEqual(spool.sequences, [0], "everything waiting went to make room, in vain")
+    }
+
+    func testRestoredSpoolKeepsOrderAndContinuesNumbering() {
+        let restored = SpoolState.restored(limitBytes: 30,
+                                           entries: [(7, 10), (3, 10), (9, 10), (5, 10)])
+        XCTAssertEqual(restored.dropped, [3], "over the limit: oldest dropped")
+        XCTAssertEqual(restored.state.sequences, [5, 7, 9])
+        XCTAssertEqual(restored.state.nextSequence, 10)
+        var state = restored.state
+        XCTAssertEqual(state.append(bytes: 0).sequence, 10)
+    }
+
+    func testRandomOperationsKeepInvariants() {
+        var generator = SystemRandomNumberGenerator()
+        var spool = SpoolState(limitBytes: 5000)
+        var model: [UInt64: Int] = [:]        // sequence -> bytes, what should be inside
+        var mids: [Int32: UInt64] = [:]
+        var nextMid: Int32 = 1
+        var delivered: [UInt64] = []
+        for _ in 0..<20_000 {
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0..<4:
+                let bytes = Int.random(in: 1...600, using: &generator)
+                let result = spool.append(bytes: bytes)
+                if result.accepted { model[result.sequence] = bytes }
+                for dropped in result.dropped { model[dropped] = nil }
+            case 4..<7:
+                if let entry = spool.nextToSend(maxInFlight: 8) {
+                    spool.markSent(sequence: entry.sequence, mid: nextMid, at: 0)
+                    mids[nextMid] = entry.sequence
+                    nextMid += 1
+                }
+            case 7..<9:
+                if let (mid, sequence) = mids.randomElement(using: &generator) {
+                    XCTAssertEqual(spool.acknowledge(mid: mid)?.sequence, sequence)
+                    mids[mid] = nil
+                    model[sequence] = nil
+                    delivered.append(sequence)
+                }
+            default:
+                spool.connectionLost()
+                mids.removeAll()
+            }
+            XCTAssertLessThanOrEqual(spool.totalBytes, 5000)
+            XCTAssertLessThanOrEqual(spool.inFlightCount, 8)
+        }
+        XCTAssertEqual(Set(spool.sequences), Set(model.keys))
+        XCTAssertEqual(spool.totalBytes, model.values.reduce(0, +))
+        XCTAssertEqual(spool.sequences.filter { _ in true }, spool.sequences.sorted(), "delivery order is arrival order")
+        XCTAssertFalse(delivered.isEmpty)
+    }
+}
+
+final class BackoffTests: XCTestCase {
+    func testDoublesUpToTheCapAndNeverStops() {
+        var backoff = Backoff(initial: 0.5, maximum: 5)
+        let delays = (0..<8).map { _ in backoff.next() }
+        XCTAssertEqual(delays, [0.5, 1, 2, 4, 5, 5, 5, 5])
+        XCTAssertEqual(backoff.failures, 8)
+        backoff.reset()
+        XCTAssertEqual(backoff.next(), 0.5)
+    }
+}
+
+final class SettingsTests: XCTestCase {
+    func testValidationNamesTheKey() {
+        var settings = MQTTSettings()
+        XCTAssertNoThrow(try settings.validate())
+        settings.topicPrefix = "plant/+/x"
+        XCTAssertThrowsError(try settings.validate()) { error in
+            XCTAssertEqual("\(error)", "mqtt.topic_prefix: 'plant/+/x' contains a wildcard (+ or #)")
+        }
+        settings = MQTTSettings()
+        settings.port = 0
+        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.port:")) }
+        settings = MQTTSettings()
+        settings.password = .environment("X")
+        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.password:")) }
+        settings = MQTTSettings()
+        settings.tls = .init(caFile: "ca.pem", certificateFile: "c.pem")
+        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.tls.cert_file:")) }
+    }
+
+    func testPasswordNeverInDescriptionAndReadFromFileOrEnvironment() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
+        try "s3cret-file\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        var settings = MQTTSettings()
+        settings.username = "agent"
+        settings.password = .file(file.path)
+        XCTAssertEqual(try settings.resolvePassword(), "s3cret-file")
+        XCTAssertFalse(settings.description.contains("s3cret"))
+        setenv("AE_TEST_MQTT_PASSWORD", "s3cret-env", 1)
+        settings.password = .environment("AE_TEST_MQTT_PASSWORD")
+        XCTAssertEqual(try settings.resolvePassword(), "s3cret-env")
+        XCTAssertFalse(settings.description.contains("s3cret"))
+        settings.password = .environment("AE_TEST_MQTT_PASSWORD_UNSET")
+        XCTAssertThrowsError(try settings.resolvePassword()) {
+            XCTAssertEqual("\($0)", "mqtt.password_env: environment variable AE_TEST_MQTT_PASSWORD_UNSET is not set")
+        }
+    }
+
+    func testDiskStoreRoundTripAndCrashLeftovers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try DiskSpoolStore(directory: folder.path)
+        let record = SpoolRecord(topic: "plant/mic0/fan", qos: 1,
+                                 userProperties: [("mic", "0"), ("source", "fan"), ("mic", "dup")],
+                                 contentType: "application/x-pytorch", payload: Array(0...255))
+        XCTAssertGreaterThan(try store.write(record, sequence: 42), 256)
+        try Data("half".utf8).write(to: folder.appendingPathComponent("00000000000000000043.msg.tmp"))
+        try Data("junk".utf8).write(to: folder.appendingPathComponent("00000000000000000044.msg"))
+        let reopened = try DiskSpoolStore(directory: folder.path)
+        XCTAssertEqual(reopened.existing().map(\.sequence).sorted(), [42, 44], "the .tmp of a crash is gone")
+        let back = try reopened.read(sequence: 42)
+        XCTAssertEqual(back.topic, record.topic)
+        XCTAssertEqual(back.payload, record.payload)
+        XCTAssertEqual(back.contentType, record.contentType)
+        XCTAssertEqual(back.userProperties.map { "\($0.name)=\($0.value)" }, ["mic=0", "source=fan", "mic=dup"])
+        XCTAssertThrowsError(try reopened.read(sequence: 44)) {
+            XCTAssertTrue("\($0)".contains("is not a spool file"))
+        }
+    }
+}
+
+import Configuration
+
+final class ConfigurationMappingTests: XCTestCase {
+    func testMQTTSectionMapsToSettings() throws {
+        var config = MQTTConfig()
+        config.host = "broker.plant"
+        config.port = 8883
+        config.topicPrefix = "plant/line3/node7"
+        config.keepalive = 45
+        config.username = "agent"
+        config.passwordEnv = "MQTT_PW"
+        config.tls.enabled = true
+        config.tls.certFile = "/etc/ae/agent.pem"
+        config.tls.keyFile = "/etc/ae/agent.key"
+        config.spool.dir = "/var/lib/ae/spool"
+        config.spool.maxBytes = 1 << 20
+        let settings = MQTTSettings(config, hostName: "node7")
+        XCTAssertEqual(settings.clientID, "acoustic-edge-node7")
+        XCTAssertEqual(settings.host, "broker.plant")
+        XCTAssertEqual(settings.port, 8883)
+        XCTAssertEqual(settings.keepalive, 45)
+        XCTAssertEqual(settings.password, .environment("MQTT_PW"))
+        XCTAssertEqual(settings.tls, .init(caFile: nil, certificateFile: "/etc/ae/agent.pem", keyFile: "/etc/ae/agent.key"))
+        XCTAssertEqual(settings.statusTopic, "plant/line3/node7/status")
+        XCTAssertEqual(settings.tensorTopic(mic: 3, source: "valve"), "plant/line3/node7/mic3/valve")
+        XCTAssertEqual(settings.spoolDirectory, "/var/lib/ae/spool")
+        XCTAssertEqual(settings.spoolLimitBytes, 1 << 20)
+        XCTAssertNoThrow(try settings.validate())
+        config.tls.enabled = false
+        config.passwordFile = "/run/pw"
+        let plain = MQTTSettings(config)
+        XCTAssertNil(plain.tls)
+        XCTAssertEqual(plain.password, .file("/run/pw"), "password_file wins")
+        XCTAssertEqual(PayloadContentType.of(.safetensors), "application/x-safetensors")
+    }
+
+    func testPasswordFileFirstLineOnly() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
+        try "line-one\r\nline-two\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        var settings = MQTTSettings()
+        settings.username = "u"
+        settings.password = .file(file.path)
+        XCTAssertEqual(try settings.resolvePassword(), "line-one")
+    }
+}

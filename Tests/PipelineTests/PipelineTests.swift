@@ -1,1 +1,0 @@
-// PipelineTests: tests of Pipeline against real references.

@@ -1,1 +1,0 @@
-// TensorFormatsTests: tests of TensorFormats against real references.

@@ -1,0 +1,68 @@
+// separator-bench: times SourceSeparator on one model (see bench/separator/README.md).
+// usage: SeparatorBench MODEL [--batches 1,8] [--iterations N]
+// Prints one JSON object per line: the SGEMM peak measured here, then per batch size the
+// seconds per pass (best of N after one warm-up pass) and per channel.
+import COpenBLAS
+import Separator
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let modelPath = arguments.first else {
+    print("usage: SeparatorBench MODEL [--batches 1,8] [--iterations N]")
+    exit(2)
+}
+var batches = [1, 8]
+var iterations = 3
+if let i = arguments.firstIndex(of: "--batches"), i + 1 < arguments.count {
+    batches = arguments[i + 1].split(separator: ",").compactMap { Int($0) }
+}
+if let i = arguments.firstIndex(of: "--iterations"), i + 1 < arguments.count {
+    iterations = Int(arguments[i + 1]) ?? 3
+}
+
+// SGEMM peak on this machine with this OpenBLAS setting (square 2048 matrices).
+do {
+    let n = 2048
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    var best = Double.infinity
+    for _ in 0..<4 {
+        let t0 = now()
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        best = min(best, now() - t0)
+    }
+    print("{\"sgemm_gflops\": \(2 * Double(n * n * n) / best / 1e9)}")
+}
+
+do {
+    let t0 = now()
+    let separator = try SourceSeparator(modelPath: modelPath)
+    print("{\"load_seconds\": \(now() - t0), \"segment\": \(separator.segmentLength)}")
+    var seed: UInt64 = 1
+    func noise() -> Float {
+        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: seed >> 11) % 2000 - 1000) / 10000
+    }
+    for batch in batches {
+        let channels = (0..<batch).map { _ in (0..<separator.segmentLength).map { _ in noise() } }
+        _ = try separator.separate(channels: channels)  // warm-up: plans and workspace
+        var best = Double.infinity
+        for _ in 0..<iterations {
+            let t = now()
+            _ = try separator.separate(channels: channels)
+            best = min(best, now() - t)
+        }
+        print("{\"batch\": \(batch), \"seconds\": \(best), \"seconds_per_channel\": \(best / Double(batch))}")
+    }
+} catch {
+    print("error: \(error)")
+    exit(1)
+}
