@@ -29,6 +29,21 @@ public final class SourceSeparator: @unchecked Sendable {
     /// Audio channels the model takes at once (1 for the product's mono models).
     public let audioChannels: Int
 
+    /// Bytes of activation memory the workspace holds (grows during the first call for a
+    /// given input size and channel count, then stays: every later call reuses it).
+    public var workspaceBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return workspace.allocatedBytes
+    }
+
+    /// The largest amount of activation memory in use at once so far (bytes).
+    public var peakActivationBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return workspace.peakLiveBytes
+    }
+
     private let model: HTDemucs
     private let workspace = Workspace()
     private let lock = Mutex()

@@ -46,6 +46,8 @@ def run_swift(binary, model, batches, iterations, threads, unset):
         item = json.loads(line)
         if "batch" in item:
             results["batches"][item["batch"]] = item["seconds_per_channel"]
+            results.setdefault("memory", {})[item["batch"]] = {
+                "workspace_mb": item["workspace_mb"], "max_rss_mb": item["max_rss_mb"]}
         else:
             results.update(item)
     return results
@@ -100,6 +102,7 @@ def main():
                 "ratio_torch_over_swift": round(torch_times[batch] / s, 2),
                 "swift_gflops": round(gflop / s, 1),
                 "fraction_of_sgemm_peak": round(gflop / s / swift["sgemm_gflops"], 3),
+                "swift_memory": swift["memory"][batch],
             }
         report[label] = {"sgemm_peak_gflops": round(swift["sgemm_gflops"], 1), "per_batch": rows}
     print(json.dumps(report, indent=2))

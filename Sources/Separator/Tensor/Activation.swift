@@ -24,6 +24,9 @@ final class Activation {
     /// `c * b * f * t` floats.
     let data: UnsafeMutablePointer<Float>
     private let workspace: Workspace
+    /// Floats in use, `c * b * f * t`.
+    let count: Int
+    /// Floats of the underlying buffer (at least `count`).
     private let capacity: Int
 
     init(c: Int, b: Int, f: Int, t: Int, workspace: Workspace) {
@@ -32,14 +35,11 @@ final class Activation {
         self.f = f
         self.t = t
         self.workspace = workspace
-        capacity = c * b * f * t
-        data = workspace.take(capacity)
+        count = c * b * f * t
+        (data, capacity) = workspace.take(count)
     }
 
     deinit { workspace.give(data, capacity) }
-
-    /// `c * b * f * t`.
-    var count: Int { capacity }
     /// Floats per channel: `b * f * t` (the GEMM's column count).
     var columns: Int { b * f * t }
     /// Floats per (channel, batch item) plane: `f * t`.
@@ -81,14 +81,19 @@ final class Activation {
 /// Memory for activations, allocated once per model and batch size and reused.
 ///
 /// A forward pass of a given model on a given batch size makes the same sequence of tensor
-/// allocations every time, so after the first pass every request is served from the free
-/// lists: no allocation, no page faults, a bounded footprint (the peak of one pass). Not
-/// thread-safe: one forward pass at a time per workspace (`SourceSeparator` serializes them).
+/// requests every time, so after the first pass every request is served from the free list:
+/// no allocation, no page faults, a bounded footprint. A request takes the smallest free
+/// buffer that holds it and is at most twice its size (best fit), so buffers are shared by
+/// tensors of different shapes and the footprint stays near the pass's peak of live
+/// tensors. Not thread-safe: one forward pass at a time per workspace (`SourceSeparator`
+/// serializes them).
 final class Workspace {
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var free: [(capacity: Int, pointer: UnsafeMutablePointer<Float>)] = []
     private var owned: [UnsafeMutablePointer<Float>] = []
     /// Bytes allocated so far (the footprint).
     private(set) var allocatedBytes = 0
+    /// Bytes handed out and not yet returned, and their peak.
+    private(set) var liveBytes = 0, peakLiveBytes = 0
 
     init() {}
 
@@ -96,31 +101,33 @@ final class Workspace {
         for p in owned { p.deallocate() }
     }
 
-    /// A buffer of exactly `count` floats (uninitialized).
-    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// A buffer of at least `count` floats (uninitialized) and its capacity.
+    func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let n = max(count, 1)
-        if var list = free[n], let p = list.popLast() {
-            free[n] = list
-            return p
+        var best = -1
+        for (i, entry) in free.enumerated() where entry.capacity >= n && entry.capacity <= 2 * n {
+            if best < 0 || entry.capacity < free[best].capacity { best = i }
+        }
+        if best >= 0 {
+            let entry = free.remove(at: best)
+            liveBytes += entry.capacity * 4
+            peakLiveBytes = max(peakLiveBytes, liveBytes)
+            return (entry.pointer, entry.capacity)
         }
         // 64-byte alignment for the SIMD kernels of OpenBLAS and FFTW.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
         let p = raw.bindMemory(to: Float.self, capacity: n)
         owned.append(p)
         allocatedBytes += n * 4
-        return p
+        liveBytes += n * 4
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
+        return (p, n)
     }
 
-    /// Returns a buffer from `take`.
-    func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
-        free[max(count, 1), default: []].append(pointer)
-    }
-
-    /// A scratch buffer that lives for the duration of `body`.
-    func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-        let p = take(count)
-        defer { give(p, count) }
-        return try body(p)
+    /// Returns a buffer from `take` with the capacity it came with.
+    func give(_ pointer: UnsafeMutablePointer<Float>, _ capacity: Int) {
+        free.append((capacity, pointer))
+        liveBytes -= capacity * 4
     }
 }
 

@@ -60,7 +60,10 @@ do {
             _ = try separator.separate(channels: channels)
             best = min(best, now() - t)
         }
-        print("{\"batch\": \(batch), \"seconds\": \(best), \"seconds_per_channel\": \(best / Double(batch))}")
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print("{\"batch\": \(batch), \"seconds\": \(best), \"seconds_per_channel\": \(best / Double(batch)), "
+              + "\"workspace_mb\": \(separator.workspaceBytes / 1_000_000), \"peak_live_mb\": \(separator.peakActivationBytes / 1_000_000), \"max_rss_mb\": \(usage.ru_maxrss / 1000)}")
     }
 } catch {
     print("error: \(error)")
