@@ -69,6 +69,7 @@ struct ProcessCommand: AsyncParsableCommand {
         let mirror = settings.output.enabled ? MirrorWriter(root: settings.output.dir) : nil
 
         let total = files.reduce(0) { $0 + $1.count }
+        var spent = StageTimings()
         var progress = ProgressReporter(total: total, secondsPerStep: Double(segmentFrames) / Double(settings.capture.sampleRate))
         for file in files {
             if file.originalRate != settings.capture.sampleRate {
@@ -79,7 +80,10 @@ struct ProcessCommand: AsyncParsableCommand {
             }
             for index in 0..<file.count {
                 let segment = file.segment(index)
-                let (tensors, _) = try setup.processor.process(segment.channelData)
+                let (tensors, timings) = try setup.processor.process(segment.channelData)
+                spent.denoise += timings.denoise
+                spent.separate += timings.separate
+                spent.mel += timings.mel
                 let start = SegmentTime(secondsSinceEpoch: segment.startTime)
                 let record = setup.record(index: segment.index, firstSample: segment.firstSample, start: start,
                                           frames: segment.frames, overrun: segment.overrun, origin: file.path)
@@ -96,5 +100,9 @@ struct ProcessCommand: AsyncParsableCommand {
             }
         }
         if let publisher { try await publisher.finish() }
+        if total > 0 {
+            Failure.writeToStandardError(String(format: "processed %d segments x %d microphones in %.3f s (denoise %.3f s, separate %.3f s, mel %.3f s)\n",
+                                                total, channels, spent.total, spent.denoise, spent.separate, spent.mel))
+        }
     }
 }
