@@ -124,7 +124,7 @@ public final class SpectralGate: Sendable {
         self.hop = hop
         self.bins = p.nFFT / 2 + 1
         self.half = winLength / 2
-        self.fft = RealFFT(size: p.nFFT)
+        self.fft = RealFFT(size: p.nFFT, planning: .measure)
         let window = Window.hann(winLength, periodic: true)
         self.window = window
         self.synthesisWindow = window.map { $0 / Float(p.nFFT) }
