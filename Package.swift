@@ -7,7 +7,7 @@
 //     -> Pipeline, Capture, MQTTBridge            (the product's moving parts)
 //       -> DSP, Separator                          (numeric stages, Foundation-free)
 //         -> TensorFormats, AudioFiles, Configuration (file formats and settings)
-//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib)
+//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib, CPNG)
 import PackageDescription
 
 let package = Package(
@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -71,12 +72,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Pictures of mel tensors for people: heat maps, a colour scale, PNG (libpng).
+        .target(name: "Pictures", dependencies: ["CPNG"]),
+
         // The `acoustic-edge` executable.
         .executableTarget(
             name: "Publisher",
             dependencies: [
                 "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "Operations",
+                "Configuration", "DSP", "Separator", "Operations", "Pictures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,6 +112,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
+        .testTarget(name: "PicturesTests", dependencies: ["Pictures", "TensorFormats", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,7 +17,7 @@ debian_packages=(
     libsndfile1-dev
     libsoxr-dev
     libsystemd-dev systemd
-    zlib1g-dev
+    zlib1g-dev libpng-dev
     libssl-dev
     pkg-config
 )
