@@ -3,8 +3,9 @@
 ///
 /// Why hand-made: the labels are short ASCII (source names, `mic_3`, `-80.0 dB`, an ISO 8601
 /// start), and a font library (FreeType) would need a font file that an edge node does not
-/// have, plus a rasteriser, for text that 45 tiny bitmaps draw exactly. Lower-case letters
-/// other than `d` are drawn as capitals; characters without a glyph as `?`.
+/// have, plus a rasteriser, for text that 50 tiny bitmaps draw exactly. Text is drawn in
+/// capitals (the `d` glyph only serves the unit "dB", drawn case-sensitively); characters
+/// without a glyph as `?`.
 enum BitmapFont {
     /// Glyph width in font pixels.
     static let glyphWidth = 5
@@ -14,7 +15,7 @@ enum BitmapFont {
     static let advance = 6
 
     /// The rows (top first) of each glyph, `#` for ink.
-    private static let glyphs: [Character: [String]] = [
+    static let glyphs: [Character: [String]] = [
         "0": [".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."],
         "1": ["..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."],
         "2": [".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"],
@@ -82,9 +83,10 @@ enum BitmapFont {
 
 extension RGBImage {
     /// Draws `text` with its top-left corner at (`x`, `y`), each font pixel a
-    /// `scale` x `scale` square; whatever falls outside the picture is clipped.
-    mutating func draw(text: String, x: Int, y: Int, scale: Int, color: RGB) {
-        for (i, character) in text.enumerated() {
+    /// `scale` x `scale` square; whatever falls outside the picture is clipped. Letters are
+    /// drawn as capitals unless `caseSensitive` (for "dB").
+    mutating func draw(text: String, x: Int, y: Int, scale: Int, color: RGB, caseSensitive: Bool = false) {
+        for (i, character) in (caseSensitive ? text : text.uppercased()).enumerated() {
             let left = x + i * BitmapFont.advance * scale
             for row in 0..<BitmapFont.glyphHeight {
                 for column in 0..<BitmapFont.glyphWidth where BitmapFont.ink(character, x: column, y: row) {

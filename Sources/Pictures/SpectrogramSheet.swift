@@ -116,7 +116,7 @@ public struct SpectrogramSheet: Sendable {
 
     /// The scale's end labels, e.g. "-80.0 dB".
     var scaleLabels: (low: String, high: String) {
-        guard let range else { return ("no data", "no data") }
+        guard let range else { return ("NO DATA", "NO DATA") }
         return (String(format: "%.1f dB", range.low), String(format: "%.1f dB", range.high))
     }
 
@@ -189,8 +189,8 @@ public struct SpectrogramSheet: Sendable {
         image.fill(x: l.barX + L.barWidth, y: l.gridTop, width: 4, height: 2, ink)
         image.fill(x: l.barX + L.barWidth, y: l.gridTop + l.barHeight - 2, width: 4, height: 2, ink)
         let labels = scaleLabels
-        image.draw(text: labels.high, x: l.barLabelX, y: l.gridTop, scale: L.textScale, color: ink)
-        image.draw(text: labels.low, x: l.barLabelX, y: l.gridTop + l.barHeight - L.textHeight, scale: L.textScale, color: ink)
+        image.draw(text: labels.high, x: l.barLabelX, y: l.gridTop, scale: L.textScale, color: ink, caseSensitive: true)
+        image.draw(text: labels.low, x: l.barLabelX, y: l.gridTop + l.barHeight - L.textHeight, scale: L.textScale, color: ink, caseSensitive: true)
         return image
     }
 }
