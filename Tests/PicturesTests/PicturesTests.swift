@@ -221,6 +221,9 @@ final class PicturesTests: XCTestCase {
         let incomplete = dir.appendingPathComponent("incomplete")
         try FileManager.default.copyItem(at: inputs.appendingPathComponent("segment"), to: incomplete)
         try FileManager.default.removeItem(at: incomplete.appendingPathComponent("mic_1/pump.pt"))
+        let badRecord = dir.appendingPathComponent("bad-record")
+        try FileManager.default.copyItem(at: inputs.appendingPathComponent("segment"), to: badRecord)
+        try Data(#"{"channels": 2}"#.utf8).write(to: badRecord.appendingPathComponent("segment.json"))
         let vector = dir.appendingPathComponent("vector.npy")
         try TensorFile.write(Tensor(shape: [16], values: [Float](repeating: 1, count: 16)), to: vector.path)
         let out = dir.appendingPathComponent("out")
@@ -231,6 +234,7 @@ final class PicturesTests: XCTestCase {
             (["inspect", vector.path, "--png", png], "[16]"),
             (["inspect", noRecord.path, "--png", png], "segment.json"),
             (["inspect", incomplete.path, "--png", png], "mic_1/pump.pt"),
+            (["inspect", badRecord.path, "--png", png], "no 'segment_index'"),
             (["inspect", dir.appendingPathComponent("missing.pt").path, "--png", png], "missing.pt"),
             (["inspect", inputs.appendingPathComponent("ramp.pt").path, "--png", "/nonexistent/folder/x.png"], "/nonexistent/folder/x.png"),
             (["inspect", inputs.appendingPathComponent("ramp.pt").path, "--png", out.path], out.path),
@@ -251,5 +255,6 @@ final class PicturesTests: XCTestCase {
         // Without --png a folder is still refused by the report as before.
         let folder = try ReferenceHarness.runCapturing(agent, ["inspect", noRecord.path])
         XCTAssertEqual(folder.status, 1, folder.stderr)
+        XCTAssertTrue(folder.stderr.contains("a folder"), folder.stderr)
     }
 }

@@ -44,6 +44,10 @@ struct InspectCommand: AsyncParsableCommand {
             print(picture.summary(writtenTo: png, size: size))
             return
         }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), isFolder.boolValue {
+            throw CommandFailure("\(file): a folder; inspect reads a tensor file (a segment folder can be drawn with --png OUT.png)")
+        }
         let report = try TensorReport(path: file)
         print(json ? report.json : report.text, terminator: "")
     }
@@ -246,8 +250,13 @@ struct MelPicture {
             record = try JSONDecoder().decode(SegmentRecord.self, from: Data(TensorFile.readBytes(path: recordPath)))
         } catch let error as TensorFormatError {
             throw error
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw CommandFailure("\(recordPath): not a segment record: no '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw CommandFailure("\(recordPath): not a segment record: '\(key)' has the wrong type")
         } catch {
-            throw CommandFailure("\(recordPath): not a segment record: \(Failure.message(for: error))")
+            throw CommandFailure("\(recordPath): not a segment record: not valid JSON")
         }
         guard record.channels > 0, record.channels <= 64, !record.sources.isEmpty, record.sources.count <= 64 else {
             throw CommandFailure("\(recordPath): \(record.channels) microphones and \(record.sources.count) sources: nothing to draw")
