@@ -109,6 +109,7 @@ def test_run_publishes_mirrors_obeys_and_goes_offline(tmp_path, broker, agent_bi
     subprocess.run([PYTHON, ROOT / "Tests/reference/pipeline_inputs.py", tmp_path, "--seconds", "6.5", "--channels", "2"],
                    check=True)
     out = tmp_path / "out"
+    metrics_port = free_port()
     config = tmp_path / "agent.yaml"
     config.write_text(f"""
 capture:
@@ -124,6 +125,9 @@ mqtt:
   client_id: test-agent
   spool:
     dir: {tmp_path / 'spool'}
+metrics:
+  port: {metrics_port}
+  address: 127.0.0.1
 """)
     sub = Subscriber(broker, ["plant/#"])
     agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
@@ -169,6 +173,26 @@ mqtt:
                      "start reply")
         q4 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "q4"]
         assert q4[0]["ok"] is True, q4
+
+        # Prometheus text on metrics.port, scraped by a real HTTP client.
+        import urllib.request
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        segments = [line for line in metrics.splitlines() if line.startswith("acoustic_edge_segments_total ")]
+        assert segments and float(segments[0].split()[1]) >= 3, metrics
+        assert 'acoustic_edge_stage_seconds_count{stage="separate"}' in metrics, metrics
+
+        # reload: a bad file is refused and the running configuration kept; a good one applies.
+        good = config.read_text()
+        config.write_text(good + "mel:\n  n_mels: 0\n")
+        sub.command(broker, {"command": "reload", "id": "r1"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "r1" for m in sub.on("plant/cmd/response")), 20, "reload reply")
+        r1 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "r1"][0]
+        assert r1["ok"] is False and "mel.n_mels" in r1["error"], r1
+        config.write_text(good)
+        sub.command(broker, {"command": "reload", "id": "r2"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "r2" for m in sub.on("plant/cmd/response")), 20, "reload reply")
+        r2 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "r2"][0]
+        assert r2["ok"] is True, r2
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
