@@ -120,6 +120,16 @@ final class PicturesTests: XCTestCase {
         XCTAssertEqual(decoded.pixels[1], [253, 231, 37])
     }
 
+    /// A buffer too small for the first pass: libpng says how much it needs, the second
+    /// pass writes the same file.
+    func testEncoderGrowsItsBuffer() throws {
+        let values = (0..<(40 * 30)).map { Float(($0 * 7919) % 101) }
+        let image = try SpectrogramSheet(title: "noise", cells: [[Spectrogram(shape: [40, 30], values: values)]]).render()
+        let once = try PNGEncoder.encode(image)
+        XCTAssertEqual(try PNGEncoder.encode(image, initialCapacity: 64), once)
+        XCTAssertEqual(Array(once.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "the PNG signature")
+    }
+
     func testBadSpectrogramsAndSheetsAreRefused() throws {
         for shape in [[2, 4, 4], [16], [1, 1, 4, 4], [0, 5], [1, 3, 0]] {
             let count = shape.reduce(1, *)
