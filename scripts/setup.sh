@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything acoustic-edge needs on a Debian 12 machine, idempotently:
 #   - the C libraries and tools from Debian (ALSA, FFTW, libmosquitto + broker, OpenBLAS,
-#     libsndfile, libsoxr, libsystemd, zlib);
+#     libsndfile, libsoxr, libsystemd, zlib, libpng, libcrypto);
 #   - a Python venv (.venv, or $AE_VENV) with the reference libraries the parity tests run
 #     (noisereduce, torchaudio, demucs, torch from the local CPU wheel) and the training toolkit's needs.
 # A second run with nothing to do takes about a second.
