@@ -220,7 +220,13 @@ def test_run_refuses_a_bad_config_on_one_line(tmp_path, agent_binary):
 def test_run_on_an_alsa_device_gives_the_tensors_process_gives(tmp_path, agent_binary):
     """`run` with capture.source alsa on ALSA's own `file` plugin (8 channels over a `null`
     slave, fed raw float32 from an infile: no hardware) writes the same tensors, bit for bit,
-    as `process` of the same audio as a file."""
+    as `process` of the same audio as a file (the same samples reach the stages; the tensors agree
+    to float rounding, not bit for bit, because FFTW_MEASURE may pick another FFT algorithm in
+    each process: docs/dsp.md).
+
+    The device has no clock: it delivers as fast as it is read, so whole segments wait in the
+    capture queue while the pipeline works. SIGTERM comes as soon as the first segment is
+    mirrored: a graceful shutdown still processes every whole segment captured before it."""
     import numpy as np
     import soundfile as sf
 
@@ -248,7 +254,7 @@ pcm.ae_run_test {{ type file slave.pcm "ae_m8" file "/dev/null" infile "{raw}" f
     agent = subprocess.Popen([agent_binary, "run", "--config", live], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and len(list((tmp_path / "live").glob("*/segment.json"))) < 3:
+        while time.time() < deadline and len(list((tmp_path / "live").glob("*/segment.json"))) < 1:
             if agent.poll() is not None:
                 break
             time.sleep(0.2)
@@ -268,10 +274,12 @@ pcm.ae_run_test {{ type file slave.pcm "ae_m8" file "/dev/null" infile "{raw}" f
 
     live_segments, file_segments = by_index(tmp_path / "live"), by_index(tmp_path / "files")
     assert sorted(file_segments) == [0, 1, 2]
+    # Every whole segment waiting in the capture queue at SIGTERM was still processed.
+    assert {0, 1, 2, 3} <= set(live_segments), sorted(live_segments)
     for index in range(3):
         live_record = json.loads((live_segments[index] / "segment.json").read_text())
         assert live_record["first_sample"] == index * 32000 and live_record["channels"] == 8
         for mic in range(8):
-            ours = (live_segments[index] / f"mic_{mic}" / "mix.pt").read_bytes()
-            theirs = (file_segments[index] / f"mic_{mic}" / "mix.pt").read_bytes()
-            assert ours == theirs, f"segment {index} mic {mic}"
+            ours = torch.load(live_segments[index] / f"mic_{mic}" / "mix.pt", weights_only=True)
+            theirs = torch.load(file_segments[index] / f"mic_{mic}" / "mix.pt", weights_only=True)
+            assert float((ours - theirs).abs().max()) <= 1e-3, f"segment {index} mic {mic}"

@@ -77,8 +77,11 @@ final class AgentController: Sendable {
         logger.info("capture running", metadata: ["format": "\(format)", "sources": "\(setup?.processor.sources ?? [])"])
     }
 
-    /// Stops the capture (the segment being processed finishes); its counters are kept.
-    func stopCapture() {
+    /// Stops the capture (the segment being processed finishes); its counters are kept. With
+    /// `drain` the whole segments already captured are still delivered (graceful shutdown);
+    /// without it they are discarded and the device is closed before this returns (a `start`
+    /// may reopen it at once).
+    func stopCapture(drain: Bool = false) {
         let capture = state.withLock { s -> AudioCapture? in
             let c = s.capture
             s.capture = nil
@@ -89,7 +92,7 @@ final class AgentController: Sendable {
             }
             return c
         }
-        capture?.stop()
+        if drain { capture?.finish() } else { capture?.stop() }
         captureChanged.continuation.yield()
     }
 
@@ -108,7 +111,7 @@ final class AgentController: Sendable {
     /// Begins shutdown: no new capture; the current one stops.
     func beginShutdown() {
         state.withLock { $0.shuttingDown = true }
-        stopCapture()
+        stopCapture(drain: true)
         captureChanged.continuation.finish()
     }
 
