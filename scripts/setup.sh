@@ -20,6 +20,7 @@ debian_packages=(
     zlib1g-dev
     libssl-dev
     pkg-config
+    openssl
 )
 missing=()
 for p in "${debian_packages[@]}"; do

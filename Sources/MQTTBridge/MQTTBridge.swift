@@ -147,6 +147,21 @@ public final class MQTTBridge: Sendable {
         return true
     }
 
+    /// Hands a message over, waiting up to `seconds` for room in the hand-over queue (for
+    /// batch producers such as `process --publish`, which may outrun the spool's disk writes
+    /// and would rather wait than lose a tensor). Returns false when still full after that,
+    /// or for an invalid topic/QoS, or after shutdown.
+    public func publish(_ message: OutgoingMessage, waitingUpTo seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, seconds) * 1000))
+        while true {
+            if shared.exited { break }
+            let full = mailbox.isFull
+            if !full || ContinuousClock.now >= deadline { break }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return publish(message)
+    }
+
     /// Sends the reply to a command (QoS 1, not spooled: a reply that cannot be sent within
     /// the next connection is dropped).
     public func reply(to command: IncomingCommand, _ reply: CommandReply) {
@@ -210,6 +225,9 @@ final class Mailbox: Sendable {
         if accepted { wakeup.signal() }
         return accepted
     }
+
+    /// Whether `capacity` outgoing messages are waiting.
+    var isFull: Bool { state.withLock { $0.outgoing >= capacity } }
 
     /// Queues anything else (events are never refused: they are few and small).
     func post(_ item: MailItem) {

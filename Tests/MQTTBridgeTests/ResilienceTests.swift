@@ -292,8 +292,9 @@ final class SupervisionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stats.connections, 3)
     }
 
-    func testPublishNeverBlocksAndRefusesWhenTheQueueIsFull() throws {
+    func testPublishNeverBlocksAndRefusesWhenTheQueueIsFull() async throws {
         var settings = MQTTSettings()
+        settings.port = try TestBroker.freePort()   // nothing listens there
         settings.queueCapacity = 3
         let bridge = try MQTTBridge(settings: settings)   // not started: nobody drains the queue
         for index in 0..<3 { XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: 8))) }
@@ -302,6 +303,15 @@ final class SupervisionTests: XCTestCase {
         XCTAssertFalse(bridge.publish(OutgoingMessage(topic: "plant/mic0/fan", payload: [1], qos: 3)))
         XCTAssertEqual(bridge.stats.rejected, 3)
         XCTAssertEqual(bridge.stats.lastError, "publish refused: mqtt.qos: 3 is not 0, 1 or 2")
+        let started = Date()
+        let waited = await bridge.publish(tensorMessage(mic: 0, source: "fan", index: 4, bytes: 8), waitingUpTo: 0.2)
+        XCTAssertFalse(waited, "still full: nobody drains a bridge that was not started")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2)
+        bridge.start()   // no broker on 1883 needed: the thread spools the queue
+        let accepted = await bridge.publish(tensorMessage(mic: 0, source: "fan", index: 5, bytes: 8), waitingUpTo: 5)
+        XCTAssertTrue(accepted, "room made by the bridge's thread")
+        XCTAssertTrue(Wait.until(5) { bridge.stats.spooledMessages == 4 })
+        await bridge.shutdown(flushWithin: 0)
         XCTAssertThrowsError(try MQTTBridge(settings: { var s = MQTTSettings(); s.spoolDirectory = "/proc/nope"; return s }())) {
             XCTAssertTrue("\($0)".hasPrefix("mqtt spool: cannot create folder '/proc/nope'"), "\($0)")
         }

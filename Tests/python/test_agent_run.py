@@ -109,6 +109,7 @@ def test_run_publishes_mirrors_obeys_and_goes_offline(tmp_path, broker, agent_bi
     subprocess.run([PYTHON, ROOT / "Tests/reference/pipeline_inputs.py", tmp_path, "--seconds", "6.5", "--channels", "2"],
                    check=True)
     out = tmp_path / "out"
+    metrics_port = free_port()
     config = tmp_path / "agent.yaml"
     config.write_text(f"""
 capture:
@@ -124,6 +125,9 @@ mqtt:
   client_id: test-agent
   spool:
     dir: {tmp_path / 'spool'}
+metrics:
+  port: {metrics_port}
+  address: 127.0.0.1
 """)
     sub = Subscriber(broker, ["plant/#"])
     agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
@@ -169,6 +173,26 @@ mqtt:
                      "start reply")
         q4 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "q4"]
         assert q4[0]["ok"] is True, q4
+
+        # Prometheus text on metrics.port, scraped by a real HTTP client.
+        import urllib.request
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        segments = [line for line in metrics.splitlines() if line.startswith("acoustic_edge_segments_total ")]
+        assert segments and float(segments[0].split()[1]) >= 3, metrics
+        assert 'acoustic_edge_stage_seconds_count{stage="separate"}' in metrics, metrics
+
+        # reload: a bad file is refused and the running configuration kept; a good one applies.
+        good = config.read_text()
+        config.write_text(good + "mel:\n  n_mels: 0\n")
+        sub.command(broker, {"command": "reload", "id": "r1"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "r1" for m in sub.on("plant/cmd/response")), 20, "reload reply")
+        r1 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "r1"][0]
+        assert r1["ok"] is False and "mel.n_mels" in r1["error"], r1
+        config.write_text(good)
+        sub.command(broker, {"command": "reload", "id": "r2"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "r2" for m in sub.on("plant/cmd/response")), 20, "reload reply")
+        r2 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "r2"][0]
+        assert r2["ok"] is True, r2
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
@@ -191,3 +215,63 @@ def test_run_refuses_a_bad_config_on_one_line(tmp_path, agent_binary):
     r = subprocess.run([agent_binary, "run", "--config", config], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "capture.sample_rte" in r.stderr, r.stderr
+
+
+def test_run_on_an_alsa_device_gives_the_tensors_process_gives(tmp_path, agent_binary):
+    """`run` with capture.source alsa on ALSA's own `file` plugin (8 channels over a `null`
+    slave, fed raw float32 from an infile: no hardware) writes the same tensors, bit for bit,
+    as `process` of the same audio as a file."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(11)
+    frames = 3 * 32000 + 5000
+    t = np.arange(frames) / 16000
+    audio = np.stack([0.3 * np.sin(2 * np.pi * (200 + 50 * c) * t) + 0.02 * rng.standard_normal(frames)
+                      for c in range(8)], axis=1).astype(np.float32)
+    raw = tmp_path / "capture.raw"
+    audio.astype("<f4").tofile(raw)
+    sf.write(tmp_path / "same.wav", audio, 16000, subtype="FLOAT")
+    bindings = " ".join(f"{c} {{ slave a channel {c} }}" for c in range(8))
+    alsa_conf = tmp_path / "alsa.conf"
+    alsa_conf.write_text(f"""
+pcm.ae_m8 {{ type multi slaves.a {{ pcm {{ type null }} channels 8 }} bindings {{ {bindings} }} }}
+pcm.ae_run_test {{ type file slave.pcm "ae_m8" file "/dev/null" infile "{raw}" format "raw" }}
+""")
+    common = "denoise:\n  stationary: false\nmqtt:\n  enabled: false\n"
+    live = tmp_path / "live.yaml"
+    live.write_text(f"capture:\n  source: alsa\n  device: ae_run_test\n  segment_seconds: 2\n  queue_depth: 8\n"
+                    f"output:\n  dir: {tmp_path / 'live'}\n" + common)
+    files = tmp_path / "files.yaml"
+    files.write_text(f"capture:\n  segment_seconds: 2\noutput:\n  dir: {tmp_path / 'files'}\n" + common)
+    env = dict(os.environ, ALSA_CONFIG_PATH=str(alsa_conf))
+    agent = subprocess.Popen([agent_binary, "run", "--config", live], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list((tmp_path / "live").glob("*/segment.json"))) < 3:
+            if agent.poll() is not None:
+                break
+            time.sleep(0.2)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=60)
+    assert agent.returncode == 0, stderr
+    assert "ae_run_test: 8 ch, 16000 Hz, FLOAT_LE" in stderr, stderr
+    r = subprocess.run([agent_binary, "process", "--config", files, tmp_path / "same.wav"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+    def by_index(root):
+        out = {}
+        for record in root.glob("*/segment.json"):
+            out[json.loads(record.read_text())["segment_index"]] = record.parent
+        return out
+
+    live_segments, file_segments = by_index(tmp_path / "live"), by_index(tmp_path / "files")
+    assert sorted(file_segments) == [0, 1, 2]
+    for index in range(3):
+        live_record = json.loads((live_segments[index] / "segment.json").read_text())
+        assert live_record["first_sample"] == index * 32000 and live_record["channels"] == 8
+        for mic in range(8):
+            ours = (live_segments[index] / f"mic_{mic}" / "mix.pt").read_bytes()
+            theirs = (file_segments[index] / f"mic_{mic}" / "mix.pt").read_bytes()
+            assert ours == theirs, f"segment {index} mic {mic}"

@@ -91,10 +91,12 @@ final class Workspaces<W>: @unchecked Sendable {
     init(_ make: () -> W) { items = (0..<2).map { _ in make() } }
 }
 
+let planningStart = DispatchTime.now().uptimeNanoseconds
 let stationary = try SpectralGate(parameters: SpectralGateParameters(stationary: true), sampleRate: rate,
                                   noiseProfile: noiseClip)
 let nonStationary = try SpectralGate(parameters: SpectralGateParameters(stationary: false), sampleRate: rate)
 let logMel = try LogMel(sampleRate: rate)
+let planningMs = Double(DispatchTime.now().uptimeNanoseconds - planningStart) / 1e6
 let input = signal
 
 var ours: [String: Double] = [:]
@@ -148,6 +150,7 @@ guard process.terminationStatus == 0,
 
 let env = ProcessInfo.processInfo.environment
 print("dsp-bench: \(channels) channels of 10 s at 16 kHz, best of \(repeats); ms per channel")
+print("setting up the stages (FFTW_MEASURE plans, noise statistics): \(String(format: "%.0f", planningMs)) ms, once")
 print("wall = elapsed time / channels (the goal's measure); cpu = process CPU time / channels")
 print("OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "-") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "-")")
 func row(_ label: String, _ key: String, _ goal: Double?, ours: [String: Double], reference: [String: Double]) {

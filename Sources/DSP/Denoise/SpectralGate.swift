@@ -124,7 +124,7 @@ public final class SpectralGate: Sendable {
         self.hop = hop
         self.bins = p.nFFT / 2 + 1
         self.half = winLength / 2
-        self.fft = RealFFT(size: p.nFFT)
+        self.fft = RealFFT(size: p.nFFT, planning: .measure)
         let window = Window.hann(winLength, periodic: true)
         self.window = window
         self.synthesisWindow = window.map { $0 / Float(p.nFFT) }
@@ -220,6 +220,18 @@ struct StationaryThresholds: Sendable {
     var power: [Float]
 }
 
+/// Where the mask of frame k, bin f lives: `base[f * width + (k - firstFrame)]` (bin-major, the
+/// layout the smoothing runs on).
+struct MaskLayout {
+    var base: UnsafeMutablePointer<Float>
+    var width: Int
+    var firstFrame: Int
+
+    /// Bin 0 of frame `k`; bin f is `width * f` further.
+    @inline(__always)
+    func column(_ k: Int) -> UnsafeMutablePointer<Float> { base + (k - firstFrame) }
+}
+
 /// The scratch memory of one thread's `SpectralGate.process` calls. Not thread-safe: keep one
 /// per thread (or per call).
 public final class SpectralGateWorkspace {
@@ -227,8 +239,8 @@ public final class SpectralGateWorkspace {
     var spectrum = Scratch<Float>()
     var spectra = Scratch<Float>()
     var magnitudes = Scratch<Float>()
-    var mask = Scratch<Float>()
     var transposed = Scratch<Float>()
+    var maskRow = Scratch<Float>()
     var boxRows = Scratch<Float>()
     var boxSum1 = Scratch<Float>()
     var boxSum2 = Scratch<Float>()
@@ -247,8 +259,8 @@ public final class SpectralGateWorkspace {
     public init() {}
 
     deinit {
-        frame.release(); spectrum.release(); spectra.release(); magnitudes.release(); mask.release()
-        transposed.release(); boxRows.release(); boxSum1.release(); boxSum2.release(); block.release()
+        frame.release(); spectrum.release(); spectra.release(); magnitudes.release();
+        transposed.release(); maskRow.release(); boxRows.release(); boxSum1.release(); boxSum2.release(); block.release()
         smoothed.release(); forwardIIR.release(); state.release()
         rowMax.release(); passAll.release(); decibels.release(); inverseNorm.release()
     }
@@ -377,7 +389,17 @@ extension SpectralGate {
         }
 
         // 2. The mask of frames kM0 ..< kM1, before smoothing.
-        let mask = ws.mask.reserve(max(kM1 - kM0, 1) * bins)
+        // Written transposed (a row per bin, frames along it, timeRadius zero columns on both
+        // sides), the layout the smoothing wants; frame k is column timeRadius + k - kM0.
+        let columns = kM1 - kM0
+        let width = alignedStride(columns + 2 * timeRadius)
+        let transposed = ws.transposed.reserve(bins * width)
+        for f in 0..<bins {
+            let row = transposed + f * width
+            row.update(repeating: 0, count: timeRadius)
+            (row + timeRadius + columns).update(repeating: 0, count: width - timeRadius - columns)
+        }
+        let mask = MaskLayout(base: transposed + timeRadius, width: width, firstFrame: kM0)
         if let thresholds {
             stationaryMask(spectra: spectra, stride: stride, kA: kA, kB: kB, kM0: kM0, kM1: kM1,
                            thresholds: thresholds, mask: mask, ws)
@@ -450,7 +472,7 @@ extension SpectralGate {
     /// Stationary mask: 1 where the bin's dB (floored at its row's maximum - 80) is above the
     /// noise threshold, 0 elsewhere, then `mask * prop + (1 - prop)`.
     func stationaryMask(spectra: UnsafeMutablePointer<Float>, stride: Int, kA: Int, kB: Int, kM0: Int, kM1: Int,
-                        thresholds: StationaryThresholds, mask: UnsafeMutablePointer<Float>,
+                        thresholds: StationaryThresholds, mask: MaskLayout,
                         _ ws: SpectralGateWorkspace) {
         // Each row's maximum over the whole chunk (frames outside kA..<kB are zero).
         let rowMax = ws.rowMax.reserve(bins)
@@ -472,10 +494,11 @@ extension SpectralGate {
         thresholds.power.withUnsafeBufferPointer { threshold in
             for k in kM0..<kM1 {
                 let row = spectra + (k - kA) * stride
-                let m = mask + (k - kM0) * bins
+                var m = mask.column(k)
                 for f in 0..<bins {
                     let re = row[2 * f], im = row[2 * f + 1]
-                    m[f] = (re * re + im * im > threshold[f] || passAll[f]) ? on : off
+                    m.pointee = (re * re + im * im > threshold[f] || passAll[f]) ? on : off
+                    m += mask.width
                 }
             }
         }
@@ -485,7 +508,7 @@ extension SpectralGate {
     /// `scipy.signal.filtfilt([b], [1, b - 1], |X|, padtype=None)` along time over the whole
     /// chunk (zero frames included: they pull the running mean down near the chunk's ends).
     func nonStationaryMask(spectra: UnsafeMutablePointer<Float>, stride: Int, kA: Int, kB: Int, kM0: Int,
-                           kM1: Int, segments: Int, mask: UnsafeMutablePointer<Float>,
+                           kM1: Int, segments: Int, mask: MaskLayout,
                            _ ws: SpectralGateWorkspace) {
         let stored = kB - kA
         let magnitudes = ws.magnitudes.reserve(max(stored, 1) * bins)
@@ -539,7 +562,7 @@ extension SpectralGate {
                 for f in 0..<bins { state[f] = b * y[f] + c * state[f] }
             }
             if k < kM1 {
-                let m = mask + (k - kM0) * bins
+                let m = ws.maskRow.reserve(bins)
                 let hasData = k >= kA && k < kB
                 let x = magnitudes + (k - kA) * bins
                 // ratio = (|X| - s) / s; 0/0 (a row that is zero over the whole chunk) is NaN in
@@ -565,6 +588,11 @@ extension SpectralGate {
                     let value = 1 / (1 + FastMath.exp((-1 + shiftF) * negSlope))
                     m.update(repeating: value, count: bins)
                 }
+                var column = mask.column(k)
+                for f in 0..<bins {
+                    column.pointee = m[f]
+                    column += mask.width
+                }
             }
             k -= 1
         }
@@ -573,49 +601,20 @@ extension SpectralGate {
     /// The separable triangular smoothing of frames kO0 ..< kO1 of the mask (known over
     /// kM0 ..< kM1, zero outside 0 ..< segments and outside the frequency axis).
     ///
-    /// Works on the transposed mask (a row per bin, frames along the row) so that both passes
+    /// Works on the transposed mask (a row per bin, frames along the row, see `MaskLayout`) so that both passes
     /// vectorize: along frequency, two running box sums whose steps are whole rows (a triangle
     /// of radius r is a box of r + 1 convolved with itself: O(1) per value instead of 2r + 1
     /// multiply-adds); along time, the few direct taps over contiguous frames. The result is
     /// transposed back in blocks of 8 bins: `smoothed[(k - kO0) * bins + f]`.
-    func smoothMask(mask: UnsafeMutablePointer<Float>, kM0: Int, kM1: Int, kO0: Int, kO1: Int,
+    func smoothMask(mask: MaskLayout, kM0: Int, kM1: Int, kO0: Int, kO1: Int,
                     into smoothed: UnsafeMutablePointer<Float>, _ ws: SpectralGateWorkspace) {
         let outFrames = kO1 - kO0
         let outWidth = alignedStride(max(outFrames, 1))
         guard outFrames > 0 else { return }
         let tr = timeRadius
         let r = freqRadius
-        // Transposed mask with tr zero columns on both sides (frames outside 0 ..< segments are
-        // zero; kM0 ..< kM1 covers every other frame the output needs).
-        let columns = kM1 - kM0
-        let width = alignedStride(columns + 2 * tr)
-        let transposed = ws.transposed.reserve(bins * width)
-        for f in 0..<bins {
-            let row = transposed + f * width
-            row.update(repeating: 0, count: tr)
-            (row + tr + columns).update(repeating: 0, count: width - tr - columns)
-        }
-        // In blocks of 16 frames, so each bin's 16 values fill one cache line of the transpose.
-        var c0 = 0
-        while c0 < columns {
-            let count = min(16, columns - c0)
-            var source = UnsafePointer(mask + c0 * bins)
-            var destination = transposed + tr + c0
-            for _ in 0..<bins {
-                // Unchecked pointer steps: index arithmetic with overflow checks kept this loop
-                // at a third of the speed.
-                var s = source
-                var c = 0
-                while c < count {
-                    destination[c] = s.pointee
-                    s += bins
-                    c &+= 1
-                }
-                source += 1
-                destination += width
-            }
-            c0 += 16
-        }
+        let width = mask.width
+        let transposed = mask.base - tr
         // Along frequency: B1[j] = sum rows j-r ... j, B2[j] = sum B1[j-r ... j], over rows
         // zero-padded by 2r before and r after; the triangle centred on bin f is B2[f + 3r].
         let ring = r + 2  // B1 rows j - r - 1 ... j are alive at once

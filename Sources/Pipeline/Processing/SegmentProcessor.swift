@@ -26,6 +26,9 @@ public struct StageTimings: Sendable, Equatable {
     public var mel: Double = 0
     /// All three.
     public var total: Double { denoise + separate + mel }
+
+    /// Zero for every stage.
+    public init() {}
 }
 
 /// The three stages of the product for one segment of every microphone:

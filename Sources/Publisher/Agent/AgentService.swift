@@ -36,11 +36,12 @@ struct AgentService: Service {
 
         try await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await processSegments() }
-                group.addTask { await cancelWhenGracefulShutdownIgnoringErrors { await obeyCommands() } }
-                group.addTask { await cancelWhenGracefulShutdownIgnoringErrors { await tick(config: config) } }
-                group.addTask { await cancelWhenGracefulShutdownIgnoringErrors { await reloadOnHangup() } }
-                await group.next()  // processing ends only at shutdown
+                // Helpers that live as long as the processing: commands, watchdog, SIGHUP.
+                group.addTask { await obeyCommands() }
+                group.addTask { await tick(config: config) }
+                group.addTask { await reloadOnHangup() }
+                // Processing ends only at shutdown (the capture stops, its segments run out).
+                await processSegments()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -62,7 +63,7 @@ struct AgentService: Service {
                 if let request = controller.feedCalibration(segment) { finishCalibration(request) }
                 process(segment)
             }
-            controller.captureEnded(generation: current)
+            if !controller.isShuttingDown { controller.captureEnded(generation: current) }
             publisher?.bridge.publishStatus()
         }
     }
@@ -113,7 +114,7 @@ struct AgentService: Service {
 
     private func obeyCommands() async {
         guard let bridge = publisher?.bridge else { return }
-        for await command in bridge.commands {
+        for await command in bridge.commands where !Task.isCancelled {
             let name = command.request.command.name
             logger.info("command received", metadata: ["command": "\(name)", "id": "\(command.request.id ?? "")"])
             let reply: DeferredReply
@@ -241,7 +242,7 @@ struct AgentService: Service {
 
     private func reloadOnHangup() async {
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals {
+        for await _ in signals where !Task.isCancelled {
             notifier.reloading()
             do {
                 let applied = try reload()
@@ -303,7 +304,3 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
     return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
-/// Runs `body`, cancelled when graceful shutdown begins; swallows the cancellation.
-func cancelWhenGracefulShutdownIgnoringErrors(_ body: @escaping @Sendable () async -> Void) async {
-    try? await cancelWhenGracefulShutdown { await body() }
-}
