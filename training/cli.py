@@ -14,7 +14,10 @@ A new model, from recordings to the agent, is four commands:
   1. python -m training synth --out data/synth --seed 0
        (or bring your own recordings: <root>/<track>/<source>.wav, or the MIMII layout)
   2. python -m training train --train data/synth/train --valid data/synth/valid \\
-         --sources fan,pump,slider,valve --out runs/mine --seed 0
+         --sources fan,pump,slider,valve --out runs/mine --seed 0 \\
+         --crop 2.5 --loss sdr --source-weights valve=2
+       (demucs' L1 loss is the default; with impulsive sources such as valves use the SDR
+        loss as here, see models/README.md for the demo model's full command)
   3. python -m training evaluate --model runs/mine/best.th --data data/synth/test --seed 2
   4. python -m training export --checkpoint runs/mine/best.th --out models/mine.safetensors
 
