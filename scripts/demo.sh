@@ -31,8 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 seconds="${DEMO_SECONDS:-25}"
-echo "== demo recording: ${seconds} s, 4 microphones, 16 kHz (synthetic fan/pump/valve over site noise)"
-"$py" Tests/reference/pipeline_inputs.py "$demo" --seconds "$seconds" --channels 4
+echo "== demo recording: ${seconds} s, 4 microphones, 16 kHz (synthetic fan, pump, slider, valve over site noise)"
+"$py" scripts/make_demo_recording.py "$demo" --seconds "$seconds" --channels 4
 
 model=""
 for candidate in models/demo-machines.safetensors models/*.safetensors; do
