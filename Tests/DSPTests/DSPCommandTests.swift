@@ -54,7 +54,7 @@ final class DSPCommandTests: XCTestCase {
         try ReferenceHarness.python("denoise_reference.py", [path("m.json")])
         let reference = try TestSignals.readRaw(folder.appendingPathComponent("ref.f32"), channels: 2)
         for c in 0..<2 {
-            let error = TestSignals.relativeError(output.channel(c), reference[c])
+            let error = relativeError(output.channel(c), reference[c])
             XCTAssertLessThanOrEqual(error, 1e-3, "channel \(c): relative error \(error)")
         }
     }
@@ -122,7 +122,7 @@ final class DSPCommandTests: XCTestCase {
         try ReferenceHarness.python("denoise_reference.py", [path("m.json")])
         let reference = try TestSignals.readRaw(folder.appendingPathComponent("ref.f32"), channels: 2)
         for c in 0..<2 {
-            XCTAssertLessThanOrEqual(TestSignals.relativeError(output.channel(c), reference[c]), 1e-3)
+            XCTAssertLessThanOrEqual(relativeError(output.channel(c), reference[c]), 1e-3)
         }
         run = try agent(["mel", "--config", path("c.yaml"), path("in.wav"), path("mel.npy")])
         XCTAssertEqual(run.status, 0, run.stderr)
