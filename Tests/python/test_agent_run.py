@@ -130,7 +130,25 @@ metrics:
   address: 127.0.0.1
 """)
     sub = Subscriber(broker, ["plant/#"])
-    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    # systemd's side of Type=notify: a datagram socket named by NOTIFY_SOCKET, a watchdog of 2 s.
+    notify_path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(0.2)
+    notes = []
+
+    def listen():
+        while not stop_listening.is_set():
+            try:
+                notes.append(notify.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    stop_listening = threading.Event()
+    listener = threading.Thread(target=listen)
+    listener.start()
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="2000000")
+    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True, env=env)
     try:
         # 6.5 s of audio: three whole 2-s segments of 2 microphones, one source ("mix").
         sub.wait_for(lambda: len(sub.tensors()) >= 6 and len(list(out.glob("*/segment.json"))) >= 3, 90,
@@ -202,6 +220,12 @@ metrics:
             _, stderr = agent.communicate()
             pytest.fail("agent did not stop within 60 s of SIGTERM")
     assert agent.returncode == 0, stderr
+    stop_listening.set()
+    listener.join()
+    notify.close()
+    assert any(n.startswith("READY=1") for n in notes), notes
+    assert "WATCHDOG=1" in notes, notes
+    assert "STOPPING=1" in notes, notes
     # A clean stop leaves the retained status offline.
     sub.wait_for(lambda: json.loads(sub.on("plant/status")[-1]["payload"]).get("state") == "offline", 10,
                  "offline status")
