@@ -22,7 +22,7 @@ py="${AE_VENV:-$root/.venv}/bin/python"
 
 demo="$root/.demo"
 rm -rf "$demo"
-mkdir -p "$demo/broker"
+mkdir -p "$demo/broker" "$demo/output"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -87,15 +87,18 @@ segments=$(( seconds / 10 ))
 # Wait for the replay (real time) plus processing of the last segment.
 deadline=$(( SECONDS + seconds + 120 ))
 while [ $SECONDS -lt $deadline ]; do
-    done_count=$(find "$demo/output" -name segment.json 2>/dev/null | wc -l)
+    done_count=$(find "$demo/output" -name segment.json 2>/dev/null | wc -l || true)
     [ "$done_count" -ge "$segments" ] && break
     kill -0 "$agent" 2>/dev/null || break
     sleep 1
 done
 sleep 2
-echo "== status command"
+echo "== status command: {\"command\": \"status\"} on plant/cmd, reply on plant/cmd/response"
+mosquitto_sub -p "$port" -t plant/cmd/response -C 1 -W 10 &
+reply=$!
+sleep 0.5
 mosquitto_pub -p "$port" -t plant/cmd -m '{"command": "status", "id": "demo"}'
-mosquitto_sub -p "$port" -t plant/cmd/response -C 1 -W 5 || true
+wait "$reply" || true
 kill -TERM "$agent" 2>/dev/null || true
 wait "$agent" 2>/dev/null || true
 sleep 1
@@ -105,3 +108,6 @@ echo "== disk mirror:"
 find "$demo/output" -name '*.pt' | sort | head -20
 echo "== agent log: $demo/agent.log; received tensors: $(grep -c 'plant/mic' "$demo/subscriber.log" || true)"
 "$bin" inspect "$(find "$demo/output" -name '*.pt' | sort | head -1)"
+first_segment="$(find "$demo/output" -mindepth 1 -maxdepth 1 -type d | sort | head -1)"
+"$bin" inspect "$first_segment" --png "$demo/segment.png"
+echo "== look at what the ML team receives: $demo/segment.png"

@@ -34,7 +34,7 @@ struct AgentService: Service {
         notifier.ready(status: "running: \(snapshot.channels ?? 0) microphones, sources \(snapshot.sources.joined(separator: ","))")
         publisher?.bridge.publishStatus()
 
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 // Helpers that live as long as the processing: commands, watchdog, SIGHUP.
                 group.addTask { await obeyCommands() }
