@@ -162,8 +162,11 @@ struct EncoderLayer {
         let k = 1 + 2 * context
         if freq { rg.kh = k; rg.ph = context }
         rg.kw = k; rg.pw = context
+        guard let norm2 else {
+            return Kernels.convGLU(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
+        }
         let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
-        norm2?.apply(r)
+        norm2.apply(r)
         return Kernels.glu(r)
     }
 }
@@ -229,9 +232,13 @@ struct DecoderLayer {
                 let k = 1 + 2 * context
                 if freq { rg.kh = k; rg.ph = context }
                 rg.kw = k; rg.pw = context
-                let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
-                norm1?.apply(r)
-                y = Kernels.glu(r)
+                if let norm1 {
+                    let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                    norm1.apply(r)
+                    y = Kernels.glu(r)
+                } else {
+                    y = Kernels.convGLU(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                }
             } else {
                 y = x
             }
