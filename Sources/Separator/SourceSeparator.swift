@@ -49,6 +49,7 @@ public final class SourceSeparator: @unchecked Sendable {
     }
 
     private let model: HTDemucs
+    private let useTrainSegment: Bool
     private let workspace = Workspace()
     private let lock = Mutex()
 
@@ -64,6 +65,7 @@ public final class SourceSeparator: @unchecked Sendable {
         sampleRate = config.samplerate
         segmentLength = config.trainingLength
         audioChannels = config.audioChannels
+        useTrainSegment = config.useTrainSegment
     }
 
     /// Separates each channel (all of the same length, at `sampleRate`) into the model's
@@ -79,6 +81,15 @@ public final class SourceSeparator: @unchecked Sendable {
         guard length > 0 else { return channels.map { _ in sources.map { _ in [] } } }
         guard channels.count % audioChannels == 0 else {
             throw SeparatorError("separate: \(channels.count) channels for a model of \(audioChannels) audio channels")
+        }
+        if !useTrainSegment {
+            // The model runs at the input's own length (or its chunks'): check they fit.
+            var lengths: Set<Int> = [min(length, segmentLength)]
+            if length > segmentLength {
+                let stride = Int(0.75 * Double(segmentLength))
+                for offset in Swift.stride(from: 0, to: length, by: stride) { lengths.insert(min(segmentLength, length - offset)) }
+            }
+            for l in lengths { try model.checkShapes(length: l) }
         }
         let items = channels.count / audioChannels
         lock.lock()

@@ -166,6 +166,7 @@ final class SeparatorLoadingTests: XCTestCase {
             ("wrong_shape.safetensors", "tensor encoder.1.conv.weight has shape"),
             ("extra_tensor.safetensors", "unexpected tensor"),
             ("not_safetensors.safetensors", "not a safetensors file"),
+            ("branches_mismatch.safetensors", "at layer 3 the time branch has 32 steps and the frequency branch 63 frames"),
         ]
         for (name, message) in cases {
             XCTAssertThrowsError(try SourceSeparator(modelPath: folder.appendingPathComponent(name).path), name) { error in

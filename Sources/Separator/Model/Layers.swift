@@ -143,7 +143,6 @@ struct EncoderLayer {
         if empty { return y }
         if let inject {
             precondition(inject.t == y.t && inject.c == y.c, "inject shape")
-            let plane = y.plane
             for ch in 0..<y.c {
                 for item in 0..<y.b {
                     let dst = y.at(ch, item), src = inject.at(ch, item)
@@ -153,7 +152,6 @@ struct EncoderLayer {
                     }
                 }
             }
-            _ = plane
         }
         if let norm1 { norm1.apply(y, gelu: true) } else { Kernels.gelu(y) }
         dconv?.forward(y)
