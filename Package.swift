@@ -7,7 +7,7 @@
 //     -> Pipeline, Capture, MQTTBridge            (the product's moving parts)
 //       -> DSP, Separator                          (numeric stages, Foundation-free)
 //         -> TensorFormats, AudioFiles, Configuration (file formats and settings)
-//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib)
+//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib, CPNG)
 import PackageDescription
 
 let package = Package(
@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -52,10 +53,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: [
-            "CMosquitto", .product(name: "Logging", package: "swift-log"),
+            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
         ]),
 
         // What the operator of an edge node needs: systemd notification and the watchdog,
@@ -71,36 +72,47 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Pictures of mel tensors for people: heat maps, a colour scale, PNG (libpng).
+        .target(name: "Pictures", dependencies: ["CPNG"]),
+
         // The `acoustic-edge` executable.
         .executableTarget(
             name: "Publisher",
             dependencies: [
                 "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "Operations",
+                "Configuration", "DSP", "Separator", "Operations", "Pictures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
+        // Benchmark of the DSP stages against noisereduce and torchaudio (not a test).
+        .executableTarget(name: "dsp-bench", dependencies: ["DSP"], path: "bench/dsp",
+                          exclude: ["reference_bench.py"]),
         // Benchmark of the separator against PyTorch (bench/separator/README.md).
         .executableTarget(name: "SeparatorBench", dependencies: ["Separator", "COpenBLAS"],
                           path: "bench/separator/SeparatorBench"),
+        // A small MQTTBridge client: the tests kill -9 it to see the last will (docs/mqtt.md).
+        .executableTarget(name: "mqtt-probe", dependencies: ["MQTTBridge"], path: "Sources/MQTTProbe"),
 
         // Tests. ReferenceHarness runs the real Python libraries (noisereduce, torchaudio,
         // demucs, torch) from the project's venv so every stage is compared with them.
         .target(name: "ReferenceHarness", path: "Tests/ReferenceHarness"),
         .testTarget(name: "TensorFormatsTests", dependencies: ["TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "AudioFilesTests", dependencies: ["AudioFiles", "TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "ReferenceHarness"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness"]),
+        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
+        .testTarget(name: "PicturesTests", dependencies: ["Pictures", "TensorFormats", "ReferenceHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything acoustic-edge needs on a Debian 12 machine, idempotently:
 #   - the C libraries and tools from Debian (ALSA, FFTW, libmosquitto + broker, OpenBLAS,
-#     libsndfile, libsoxr, libsystemd, zlib);
+#     libsndfile, libsoxr, libsystemd, zlib, libpng, libcrypto);
 #   - a Python venv (.venv, or $AE_VENV) with the reference libraries the parity tests run
 #     (noisereduce, torchaudio, demucs, torch from the local CPU wheel) and the training toolkit's needs.
 # A second run with nothing to do takes about a second.
@@ -17,9 +17,10 @@ debian_packages=(
     libsndfile1-dev
     libsoxr-dev
     libsystemd-dev systemd
-    zlib1g-dev
+    zlib1g-dev libpng-dev
     libssl-dev
     pkg-config
+    openssl
 )
 missing=()
 for p in "${debian_packages[@]}"; do

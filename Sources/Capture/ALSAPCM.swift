@@ -152,6 +152,9 @@ final class ALSAPCM: @unchecked Sendable {
         snd_pcm_sw_params_current(pcm, sw)
         snd_pcm_sw_params_set_avail_min(pcm, sw, periodFrames)
         snd_pcm_sw_params_set_start_threshold(pcm, sw, 1)
+        // Kernel timestamps of the hardware pointer, on the wall clock: see firstFrameTime.
+        snd_pcm_sw_params_set_tstamp_mode(pcm, sw, SND_PCM_TSTAMP_ENABLE)
+        _ = snd_pcm_sw_params_set_tstamp_type(pcm, sw, SND_PCM_TSTAMP_TYPE_GETTIMEOFDAY)
         err = snd_pcm_sw_params(pcm, sw)
         if err < 0 { throw fail("refuses the software parameters", err) }
         err = snd_pcm_prepare(pcm)
@@ -186,6 +189,24 @@ final class ALSAPCM: @unchecked Sendable {
         guard let handle else { return 0 }
         var d: snd_pcm_sframes_t = 0
         return snd_pcm_delay(handle, &d) == 0 ? max(0, d) : 0
+    }
+
+    /// The capture time (seconds since the epoch) of the first of the `frames` frames just
+    /// read. Preferably from the driver's timestamp of its last hardware-pointer update (taken
+    /// in the interrupt, free of our scheduling delay): that frame was captured at the
+    /// timestamp, and `avail + frames` frames before it is our first. Plugin PCMs often give
+    /// no timestamp, or one on another clock (the `file` plugin uses CLOCK_MONOTONIC): then,
+    /// and whenever the timestamp is more than a second from now, `now - (delay + frames)`.
+    func firstFrameTime(framesJustRead frames: Int, rate: Double) -> Double {
+        let now = realtimeNow()
+        guard let handle else { return now - Double(frames) / rate }
+        var avail: snd_pcm_uframes_t = 0
+        var ts = snd_htimestamp_t()
+        if snd_pcm_htimestamp(handle, &avail, &ts) == 0 {
+            let t = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+            if t > 0, abs(now - t) < 1 { return t - Double(Int(avail) + frames) / rate }
+        }
+        return now - Double(delay() + frames) / rate
     }
 
     /// `snd_pcm_recover` after an overrun (-EPIPE) or suspend (-ESTRPIPE), then restarts.

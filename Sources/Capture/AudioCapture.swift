@@ -46,6 +46,8 @@ public final class AudioCapture: Sendable {
     final class Shared: Sendable {
         let counters = CaptureCounters()
         let stopRequested = Atomic<Bool>(false)
+        /// With `finish()`: deliver the whole segments already captured before ending.
+        let drain = Atomic<Bool>(false)
         /// One per `next()` of the consumer: the delivery thread makes a segment per credit.
         let credits = DispatchSemaphore(value: 0)
         let captureFinished = Atomic<Bool>(false)
@@ -139,6 +141,27 @@ public final class AudioCapture: Sendable {
         for t in threads { pthread_join(t, nil) }
         continuation.finish()
     }
+
+    /// Stops capturing but keeps what was captured: the whole segments already waiting are
+    /// still delivered to the consumer, then `segments` ends (a graceful shutdown loses no
+    /// whole segment captured before it; the partial one being filled is dropped, as at the
+    /// end of any stream). Returns at once; the threads are joined in the background and the
+    /// device closed when the capture thread ends. Idempotent, and `stop()` may follow.
+    public func finish() {
+        let threads = lifecycle.withLock { l -> [pthread_t] in
+            if l.stopped { return [] }
+            l.stopped = true
+            let t = l.threads
+            l.threads = []
+            return t
+        }
+        shared.drain.store(true, ordering: .releasing)
+        shared.stopRequested.store(true, ordering: .releasing)
+        guard !threads.isEmpty else { return }
+        if let joiner = try? spawnThread(name: "ae-capture-join", realtime: false, { for t in threads { pthread_join(t, nil) } }) {
+            pthread_detach(joiner)
+        }
+    }
 }
 
 // MARK: - Threads
@@ -230,9 +253,11 @@ final class DeliveryWorker: @unchecked Sendable {
             if !haveCredit {
                 haveCredit = shared.credits.wait(timeout: .now() + .milliseconds(200)) == .success
                 if !haveCredit {
-                    // Nobody is asking: after stop(), end the stream without waiting for them.
+                    // Nobody is asking: after stop(), end the stream without waiting for them;
+                    // after finish(), only once every captured segment was taken.
                     if shared.stopRequested.load(ordering: .relaxed)
-                        && shared.captureFinished.load(ordering: .acquiring) {
+                        && shared.captureFinished.load(ordering: .acquiring)
+                        && (!shared.drain.load(ordering: .relaxed) || exchange.readyCount == 0) {
                         break
                     }
                     continue

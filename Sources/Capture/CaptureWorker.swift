@@ -102,6 +102,9 @@ final class CaptureWorker: @unchecked Sendable {
         // A device that delivers nothing for this long is treated as lost and reopened.
         let stallLimit = max(5.0, 4 * Double(current.bufferFrames) / rate)
         var lastData = monotonicNow()
+        // Recoveries in a row with no frame read in between: a device that fails again right
+        // after every recovery (an ioplug device gone, a dead clock) is reopened instead.
+        var recoveriesWithoutData = 0
 
         while !stopRequested {
             var err: Int32 = 0
@@ -117,13 +120,11 @@ final class CaptureWorker: @unchecked Sendable {
                 if n < 0 {
                     err = Int32(n)
                 } else {
-                    // The chunk's last frame was captured `delay` frames before now; its first
-                    // `n` frames earlier than that.
-                    let now = realtimeNow()
-                    let delay = pcm.delay()
                     lastData = monotonicNow()
-                    append(raw, frames: n, format: current.format,
-                           startTime: now - Double(delay + n) / rate)
+                    recoveriesWithoutData = 0
+                    // Only the first read of a segment needs its time (a syscall or two).
+                    let start = filled == 0 ? pcm.firstFrameTime(framesJustRead: n, rate: rate) : 0
+                    append(raw, frames: n, format: current.format, startTime: start)
                     continue
                 }
             }
@@ -133,8 +134,10 @@ final class CaptureWorker: @unchecked Sendable {
             if err == -EPIPE || err == -ESTRPIPE {
                 shared.counters.overruns.add(1, ordering: .relaxed)
                 overrunPending = true
-                if pcm.recover(err) == 0 { lastData = monotonicNow(); continue }
+                recoveriesWithoutData += 1
+                if recoveriesWithoutData <= 3 && pcm.recover(err) == 0 { continue }
             }
+            recoveriesWithoutData = 0
             overrunPending = true
             pcm.close()
             shared.counters.deviceDown.store(true, ordering: .relaxed)

@@ -54,4 +54,35 @@ public enum NoiseCalibration {
         return NoiseProfile(sampleRate: segment.sampleRate, channelData: segment.channelData,
                             startTime: segment.startTime, overrun: segment.overrun)
     }
+
+    /// A noise profile from segments of a capture that is already running (the agent's MQTT
+    /// `calibrate` while `run` holds the device): the first `seconds` of consecutive segments.
+    /// Throws when they are not consecutive (a segment was dropped) or too short.
+    public static func profile(from segments: [Segment], seconds: Double) throws(CaptureError) -> NoiseProfile {
+        guard let first = segments.first else {
+            throw .invalidSetting("calibrate: no segments to make a noise profile from")
+        }
+        let frames = Int((seconds * Double(first.sampleRate)).rounded())
+        guard seconds > 0, frames > 0 else {
+            throw .invalidSetting("calibrate: seconds must be positive, not \(seconds)")
+        }
+        var channelData = [[Float]](repeating: [], count: first.channels)
+        for c in 0..<first.channels { channelData[c].reserveCapacity(frames) }
+        var expectedIndex = first.index
+        var overrun = false
+        for segment in segments where channelData[0].count < frames {
+            guard segment.index == expectedIndex, segment.channels == first.channels else {
+                throw .invalidSetting("calibrate: segment \(expectedIndex) is missing (dropped); record again")
+            }
+            let take = min(segment.frames, frames - channelData[0].count)
+            for c in 0..<first.channels { channelData[c].append(contentsOf: segment.channelData[c].prefix(take)) }
+            overrun = overrun || segment.overrun
+            expectedIndex += 1
+        }
+        guard channelData[0].count == frames else {
+            throw .invalidSetting("calibrate: the segments hold \(channelData[0].count) of the \(frames) frames needed")
+        }
+        return NoiseProfile(sampleRate: first.sampleRate, channelData: channelData,
+                            startTime: first.startTime, overrun: overrun)
+    }
 }

@@ -89,6 +89,9 @@ final class SegmentExchange: @unchecked Sendable {
         readySignal.signal()
     }
 
+    /// Filled slots waiting for the consumer.
+    var readyCount: Int { state.withLock { $0.ready.count } }
+
     /// The oldest filled slot and its facts, if any.
     func takeReady() -> (slot: Int, meta: Meta)? {
         state.withLock { s in

@@ -130,6 +130,11 @@ final class SectionReader {
             return defaultValue
         }
         if let value = convert(found.value) { return value }
+        if found.value.tagName == .int, found.value.int == nil {
+            reader.report(.invalidValue, key: dotted(key), "the integer \(found.value.describedForError.dropFirst("the integer ".count)) is out of range",
+                          line: found.line)
+            return defaultValue
+        }
         var reason = "expected \(expected), got \(found.value.describedForError)"
         if expected.hasPrefix("a string"), case .scalar = found.value {
             reason += " (quote it to mean text)"

@@ -40,6 +40,7 @@ public struct CommandRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     public var command: String?
     /// Why it is refused, one line.
     public var reason: String
+    /// The reason.
     public var description: String { reason }
 }
 
@@ -169,7 +170,10 @@ public struct ControlStateMachine: Sendable, Equatable {
 
     /// Where a calibration returns to.
     public enum ResumeState: Sendable, Equatable {
-        case running, stopped
+        /// Capture was running.
+        case running
+        /// Capture was paused.
+        case stopped
     }
 
     /// What the agent must do for a command.

@@ -95,7 +95,6 @@ final class Engine {
 
     private func finish() {
         if let client {
-            if case .connected = link { sendStatus(client) }
             // Reason 4: the broker publishes the last will, so the status turns offline.
             client.stop(withWill: true)
         }
@@ -150,7 +149,7 @@ final class Engine {
             case .connected:
                 fail("connection to \(settings.host):\(settings.port) lost: \(mosquittoErrorText(rc))")
             case .connecting:
-                fail("cannot connect to \(settings.host):\(settings.port): \(mosquittoErrorText(rc))")
+                fail("cannot connect to \(settings.host):\(settings.port): \(mosquittoErrorText(rc))\(tlsHint(rc))")
             case .waiting:
                 break
             }
@@ -193,7 +192,8 @@ final class Engine {
     private func tick(_ now: Double) {
         switch link {
         case .waiting(let until):
-            if now >= until, flushDeadline == nil { attempt(now) }
+            // Also while flushing at shutdown: a reconnect within the window still delivers.
+            if now >= until { attempt(now) }
         case .connecting(let deadline):
             if now >= deadline {
                 fail("no CONNACK from \(settings.host):\(settings.port) within \(settings.connectTimeout) s")
@@ -212,6 +212,7 @@ final class Engine {
 
     private func attempt(_ now: Double) {
         generation += 1
+        stats.attempts += 1
         let mailbox = context.mailbox
         do {
             let client = try MosquittoClient(clientID: settings.clientID, generation: generation) { event in
@@ -271,11 +272,12 @@ final class Engine {
     /// Records a problem: kept as `lastError`, logged (repeats of the same line at debug).
     private func note(_ reason: String) {
         stats.lastError = reason
+        let line = reason.hasPrefix("mqtt") ? reason : "mqtt: " + reason
         if reason != lastLoggedError {
-            logger.warning("mqtt: \(reason)")
+            logger.warning("\(line)")
             lastLoggedError = reason
         } else {
-            logger.debug("mqtt: \(reason)")
+            logger.debug("\(line)")
         }
     }
 
@@ -286,14 +288,15 @@ final class Engine {
                                  userProperties: message.userProperties, contentType: message.contentType,
                                  payload: message.payload)
         let sequence = spool.nextSequence
+        let bytes: Int
         do {
-            try store.write(record, sequence: sequence)
+            bytes = try store.write(record, sequence: sequence)
         } catch {
             stats.dropped += 1
             note("\(error); message to \(message.topic) dropped")
             return
         }
-        let result = spool.append(bytes: record.size)
+        let result = spool.append(bytes: bytes)
         for dropped in result.dropped { store.delete(sequence: dropped) }
         if !result.dropped.isEmpty {
             stats.dropped += result.dropped.count

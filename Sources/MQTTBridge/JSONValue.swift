@@ -3,13 +3,20 @@ import Foundation
 /// A JSON value, decoded strictly: `true` is a bool and never the number 1, numbers are
 /// numbers and never strings. Used for commands, replies and status documents.
 public enum JSONValue: Sendable, Equatable, Codable {
+    /// `null`.
     case null
+    /// `true` / `false`.
     case bool(Bool)
+    /// A number (JSON has one number type).
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object (key order is not kept; output sorts keys).
     case object([String: JSONValue])
 
+    /// Decodes any JSON value, strictly typed (see the type's doc).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null; return }
@@ -20,6 +27,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         self = .object(try container.decode([String: JSONValue].self))
     }
 
+    /// Encodes the value; whole numbers without a fraction, non-finite numbers as null.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {

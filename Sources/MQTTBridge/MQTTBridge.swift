@@ -25,6 +25,8 @@ public struct MQTTStats: Sendable, Equatable {
     public var refused = 0
     /// Successful connections since start (1 = never reconnected).
     public var connections = 0
+    /// Connection attempts since start (each makes a new libmosquitto client).
+    public var attempts = 0
     /// The last problem, one line (kept after recovery, for the status document).
     public var lastError: String?
 }
@@ -70,7 +72,8 @@ public final class MQTTBridge: Sendable {
 
     /// A bridge (not started). `status` makes the retained status JSON from the bridge's
     /// counters; it runs on the bridge's thread on every (re)connection, after
-    /// ``publishStatus()`` and every `statusInterval`. Throws ``MQTTSettingsError`` for
+    /// ``publishStatus()`` and every `statusInterval`, so it must return quickly (read a
+    /// snapshot, do not wait for the pipeline). Throws ``MQTTSettingsError`` for
     /// wrong settings and ``BridgeError`` when the spool folder cannot be used.
     public init(settings: MQTTSettings, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
                 status: @escaping @Sendable (MQTTStats) -> String = MQTTBridge.defaultStatus) throws {
@@ -83,6 +86,13 @@ public final class MQTTBridge: Sendable {
         self.shared = Shared()
         (commands, commandSink) = AsyncStream.makeStream(of: IncomingCommand.self,
                                                          bufferingPolicy: .bufferingNewest(64))
+    }
+
+    /// A bridge dropped without ``shutdown(flushWithin:)`` stops its thread at once (a disk
+    /// spool keeps what was not delivered).
+    deinit {
+        mailbox.post(.shutdown(flushWithin: 0))
+        commandSink.finish()
     }
 
     /// The status document when the agent gives none: `{"state":"online", ...counters}`.
@@ -126,11 +136,30 @@ public final class MQTTBridge: Sendable {
             shared.rejectedByCaller("publish refused: \(error)")
             return false
         }
+        guard !shared.exited else {
+            shared.rejectedByCaller("publish refused: the bridge is shut down")
+            return false
+        }
         guard mailbox.offer(message) else {
             shared.rejectedByCaller("publish refused: hand-over queue full")
             return false
         }
         return true
+    }
+
+    /// Hands a message over, waiting up to `seconds` for room in the hand-over queue (for
+    /// batch producers such as `process --publish`, which may outrun the spool's disk writes
+    /// and would rather wait than lose a tensor). Returns false when still full after that,
+    /// or for an invalid topic/QoS, or after shutdown.
+    public func publish(_ message: OutgoingMessage, waitingUpTo seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, seconds) * 1000))
+        while true {
+            if shared.exited { break }
+            let full = mailbox.isFull
+            if !full || ContinuousClock.now >= deadline { break }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return publish(message)
     }
 
     /// Sends the reply to a command (QoS 1, not spooled: a reply that cannot be sent within
@@ -197,6 +226,9 @@ final class Mailbox: Sendable {
         return accepted
     }
 
+    /// Whether `capacity` outgoing messages are waiting.
+    var isFull: Bool { state.withLock { $0.outgoing >= capacity } }
+
     /// Queues anything else (events are never refused: they are few and small).
     func post(_ item: MailItem) {
         state.withLock { $0.items.append(item) }
@@ -248,6 +280,7 @@ final class Shared: Sendable {
         state.withLock { s in defer { s.started = true }; return !s.started }
     }
     var startedAndRunning: Bool { state.withLock { $0.started && !$0.exited } }
+    var exited: Bool { state.withLock { $0.exited } }
     func waitForExit() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { s -> Bool in

@@ -12,28 +12,36 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
     public enum PasswordSource: Sendable, Equatable {
         /// No password (anonymous, or user name only).
         case none
-        /// A file holding the password (trailing newline ignored), e.g. a systemd credential.
+        /// A file whose first line is the password, e.g. a systemd credential.
         case file(String)
         /// An environment variable holding the password.
         case environment(String)
     }
 
-    /// TLS settings. With a `caFile` the connection is encrypted and the broker's certificate
-    /// must be signed by that CA and name the host; a client certificate is optional.
+    /// TLS settings. The connection is encrypted and the broker's certificate must be signed
+    /// by the CA (`caFile`, or the system's store) and name the host (unless `insecure`);
+    /// a client certificate is optional.
     public struct TLS: Sendable, Equatable {
-        /// PEM file of the CA that signed the broker's certificate.
-        public var caFile: String
+        /// PEM file of the CA that signed the broker's certificate; nil = the system's
+        /// store (`/etc/ssl/certs`).
+        public var caFile: String?
         /// PEM client certificate, when the broker requires one (`require_certificate true`).
         public var certificateFile: String?
         /// PEM private key of the client certificate.
         public var keyFile: String?
+        /// Skip the check that the certificate names the host (testing only).
+        public var insecure: Bool
 
         /// A TLS setting; `certificateFile` and `keyFile` go together.
-        public init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil) {
+        public init(caFile: String?, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false) {
             self.caFile = caFile
             self.certificateFile = certificateFile
             self.keyFile = keyFile
+            self.insecure = insecure
         }
+
+        /// The system's CA folder, used when `caFile` is nil.
+        public static let systemCAPath = "/etc/ssl/certs"
     }
 
     /// Broker host name or address.
@@ -117,7 +125,7 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
         default: break
         }
         if let tls {
-            if tls.caFile.isEmpty { throw fail("tls.ca_file", "is empty") }
+            if tls.caFile?.isEmpty == true { throw fail("tls.ca_file", "is empty") }
             if (tls.certificateFile == nil) != (tls.keyFile == nil) {
                 throw fail("tls.cert_file", "and tls.key_file go together")
             }
@@ -146,11 +154,12 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw MQTTSettingsError(key: "password_file", reason: "cannot read '\(path)'")
             }
-            guard var text = String(data: data, encoding: .utf8) else {
+            guard let text = String(data: data, encoding: .utf8) else {
                 throw MQTTSettingsError(key: "password_file", reason: "'\(path)' is not UTF-8 text")
             }
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
-            return text
+            // The first line; "\r\n" is one Character in Swift, hence isNewline.
+            let line = text.split(maxSplits: 1, omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? ""
+            return String(line)
         case .environment(let name):
             guard let value = ProcessInfo.processInfo.environment[name] else {
                 throw MQTTSettingsError(key: "password_env", reason: "environment variable \(name) is not set")

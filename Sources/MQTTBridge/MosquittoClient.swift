@@ -25,12 +25,19 @@ enum MQTTv5 {
     static let disconnectWithWill: Int32 = 4         // MQTT_RC_DISCONNECT_WITH_WILL_MSG
     static let badUsernameOrPassword: Int32 = 134    // MQTT_RC_BAD_USERNAME_OR_PASSWORD
     static let notAuthorized: Int32 = 135            // MQTT_RC_NOT_AUTHORIZED
+    static let subscribeRetainAsPublished: Int32 = 0x08  // MQTT_SUB_OPT_RETAIN_AS_PUBLISHED
 }
 
 /// libmosquitto's error or reason code as text.
 func mosquittoErrorText(_ rc: Int32) -> String {
     guard let text = mosquitto_strerror(rc) else { return "error \(rc)" }
     return String(cString: text)
+}
+
+/// A hint for a TLS failure (libmosquitto only says "A TLS error occurred").
+func tlsHint(_ rc: Int32) -> String {
+    rc == Int32(MOSQ_ERR_TLS.rawValue)
+        ? " (check mqtt.tls: the CA must have signed the broker's certificate, which must name the host)" : ""
 }
 
 /// An MQTT v5 reason code as text (CONNACK, PUBACK, DISCONNECT).
@@ -104,10 +111,13 @@ final class MosquittoClient: @unchecked Sendable {
         try check(mosquitto_username_pw_set(handle, username, password), "username/password")
     }
 
-    /// TLS with a CA file and an optional client certificate; the broker's name is verified.
+    /// TLS with a CA file (or the system's CA folder) and an optional client certificate;
+    /// the broker's name is verified unless `insecure`.
     func setTLS(_ tls: MQTTSettings.TLS) throws {
-        try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil),
-                  "TLS (ca \(tls.caFile))")
+        let capath = tls.caFile == nil ? MQTTSettings.TLS.systemCAPath : nil
+        try check(mosquitto_tls_set(handle, tls.caFile, capath, tls.certificateFile, tls.keyFile, nil),
+                  "TLS (ca \(tls.caFile ?? capath ?? ""))")
+        if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "TLS insecure") }
     }
 
     /// The last will: published by the broker when this connection dies without DISCONNECT.
@@ -130,7 +140,9 @@ final class MosquittoClient: @unchecked Sendable {
         if rc == MOSQ_ERR_ERRNO.rawValue {
             throw BridgeError.client("connect to \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        try check(rc, "connect to \(host):\(port)")
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            throw BridgeError.client("connect to \(host):\(port): \(mosquittoErrorText(rc))\(tlsHint(rc))")
+        }
         try check(mosquitto_loop_start(handle), "network thread")
         loopStarted.set()
     }
@@ -158,9 +170,10 @@ final class MosquittoClient: @unchecked Sendable {
         return (rc, mid)
     }
 
-    /// Subscribes to `filter`; the result (SUBACK) is not tracked.
+    /// Subscribes to `filter` with "retain as published" (MQTT v5), so a message published
+    /// retained keeps its retain flag even when it arrives live; the SUBACK is not tracked.
     func subscribe(_ filter: String, qos: Int32) -> Int32 {
-        mosquitto_subscribe_v5(handle, nil, filter, qos, 0, nil)
+        mosquitto_subscribe_v5(handle, nil, filter, qos, MQTTv5.subscribeRetainAsPublished, nil)
     }
 
     /// `true` while libmosquitto has a socket (a dead loop thread leaves it closed or open;

@@ -16,8 +16,9 @@ struct SpoolRecord: Sendable {
 /// Where spooled messages live while they wait for their PUBACK. Used from the bridge's
 /// thread only.
 protocol SpoolStore {
-    /// Stores a message under `sequence` (whole or not at all).
-    func write(_ record: SpoolRecord, sequence: UInt64) throws
+    /// Stores a message under `sequence` (whole or not at all); returns the bytes it takes
+    /// (on disk: the file's size, which is what a restart counts).
+    func write(_ record: SpoolRecord, sequence: UInt64) throws -> Int
     /// Reads it back.
     func read(sequence: UInt64) throws -> SpoolRecord
     /// Forgets it (delivered or dropped).
@@ -29,7 +30,10 @@ protocol SpoolStore {
 /// The spool in memory (no `spoolDirectory`): lost when the process ends.
 final class MemorySpoolStore: SpoolStore {
     private var records: [UInt64: SpoolRecord] = [:]
-    func write(_ record: SpoolRecord, sequence: UInt64) throws { records[sequence] = record }
+    func write(_ record: SpoolRecord, sequence: UInt64) throws -> Int {
+        records[sequence] = record
+        return record.size
+    }
     func read(sequence: UInt64) throws -> SpoolRecord {
         guard let record = records[sequence] else { throw BridgeError.spool("message \(sequence) is missing") }
         return record
@@ -77,7 +81,7 @@ final class DiskSpoolStore: SpoolStore {
         var userProperties: [[String]]
     }
 
-    func write(_ record: SpoolRecord, sequence: UInt64) throws {
+    func write(_ record: SpoolRecord, sequence: UInt64) throws -> Int {
         let header = Header(topic: record.topic, qos: record.qos, contentType: record.contentType,
                             userProperties: record.userProperties.map { [$0.name, $0.value] })
         let headerBytes = try JSONEncoder().encode(header)
@@ -98,6 +102,7 @@ final class DiskSpoolStore: SpoolStore {
             try? FileManager.default.removeItem(at: temporary)
             throw BridgeError.spool("cannot write \(final.path): \(error.localizedDescription)")
         }
+        return bytes.count
     }
 
     func read(sequence: UInt64) throws -> SpoolRecord {

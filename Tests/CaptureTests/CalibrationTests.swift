@@ -47,6 +47,24 @@ extension ALSACaptureTests {
             [pt, TestDevices.folder.appendingPathComponent("float.raw").path, "8", "4000"])
         #expect(tensor.hasPrefix("ok"))
 
+        // From the configuration file: capture.device and friends; a typo is refused (status 2).
+        let yaml = folder.appendingPathComponent("site.yaml")
+        try """
+            capture:
+              device: ae_test_float
+              channels: 0
+              sample_rate: 16000
+            denoise:
+              noise_profile: \(folder.appendingPathComponent("site-noise.pt").path)
+            """.write(to: yaml, atomically: true, encoding: .utf8)
+        let fromConfig = try ReferenceHarness.runCapturing(
+            binary, ["calibrate", "--config", yaml.path, "--seconds", "0.125"], environment: env)
+        #expect(fromConfig.status == 0, "\(fromConfig.stderr)")
+        #expect(fromConfig.stdout.contains("site-noise.pt: 8 channel(s) x 2000 samples at 16000 Hz"), "\(fromConfig.stdout)")
+        try "capture:\n  devise: ae_test_float\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let typo = try ReferenceHarness.runCapturing(binary, ["calibrate", "--config", yaml.path], environment: env)
+        #expect(typo.status == 2 && typo.stderr.contains("capture.devise"), "\(typo.stderr)")
+
         let missing = folder.appendingPathComponent("missing.pt").path
         let bad = try ReferenceHarness.runCapturing(
             binary, ["calibrate", "--device", "ae_gone", "--seconds", "1", "--output", missing], environment: env)

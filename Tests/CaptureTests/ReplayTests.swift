@@ -34,9 +34,10 @@ struct ReplayTests {
 
     @Test func replayWithoutLoopEndsAfterTheLastWholeSegment() async throws {
         let signal = testSignal(frames: 1000 * 3 + 10, channels: 2, seed: 4)
-        let capture = try AudioCapture(settings: CaptureSettings(
-            source: .samples(interleaved: signal, sampleRate: 16000, channels: 2),
-            segmentFrames: 1000, realtime: false))
+        var settings = CaptureSettings(source: .samples(interleaved: signal, sampleRate: 16000, channels: 2),
+                                       segmentFrames: 1000, realtime: false)
+        settings.waitForConsumerInTests = true  // unpaced: never drop here
+        let capture = try AudioCapture(settings: settings)
         try capture.start()
         var got: [Segment] = []
         for await s in capture.segments { got.append(s) }
@@ -60,5 +61,25 @@ struct ReplayTests {
             source: .samples(interleaved: signal, sampleRate: 16000, channels: 4), channels: 2, segmentFrames: 50))
         #expect(try two.start().channels == 2)
         two.stop()
+    }
+}
+
+extension ReplayTests {
+    /// The agent's MQTT calibrate takes its profile from segments of the running capture.
+    @Test func profileFromRunningSegments() async throws {
+        let signal = testSignal(frames: 500 * 5, channels: 2, seed: 9)
+        var settings = CaptureSettings(source: .samples(interleaved: signal, sampleRate: 16000, channels: 2),
+                                       segmentFrames: 500, realtime: false)
+        settings.waitForConsumerInTests = true  // unpaced: never drop here
+        let capture = try AudioCapture(settings: settings)
+        try capture.start()
+        var segments: [Segment] = []
+        for await s in capture.segments { segments.append(s) }
+        capture.stop()
+        let profile = try NoiseCalibration.profile(from: segments, seconds: 1200.0 / 16000)
+        #expect(profile.tensor.shape == [2, 1200])
+        #expect(profile.channelData[1] == (0..<1200).map { signal[$0 * 2 + 1] })
+        #expect(throws: CaptureError.self) { try NoiseCalibration.profile(from: [segments[0], segments[2]], seconds: 0.05) }
+        #expect(throws: CaptureError.self) { try NoiseCalibration.profile(from: segments, seconds: 1) }
     }
 }

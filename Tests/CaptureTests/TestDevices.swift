@@ -21,8 +21,21 @@ enum TestDevices {
         let folder = try! ReferenceHarness.makeScratchFolder(prefix: "alsa")
         let d = folder.path
         let bindings = (0..<8).map { "\($0) { slave a channel \($0) }" }.joined(separator: " ")
+        // ALSA's external-plugin API (ioplug) gives devices that offer exactly one format,
+        // rate and channel count, and that overrun, suspend or vanish on cue.
+        let plugin = folder.appendingPathComponent("libasound_module_pcm_aefault.so").path
+        let source = ReferenceHarness.scriptsFolder.appendingPathComponent("capture_fault_plugin.c").path
+        // -DPIC: alsa-lib's plugin macros only export the versioned symbol it looks up with it.
+        let compiled = try? ReferenceHarness.run("/usr/bin/cc", ["-shared", "-fPIC", "-DPIC", "-O1", "-o", plugin, source, "-lasound"])
+        if compiled == nil { print("CaptureTests: could not compile \(source); the aefault devices will be missing") }
         let config = """
             # acoustic-edge test devices (CaptureTests); replaces alsa.conf for this process.
+            pcm_type.aefault { lib "\(plugin)" }
+            pcm.ae_fault_s16 { type aefault format "S16_LE" rate 48000 channels 4 }
+            pcm.ae_fault_xrun { type aefault channels 4 xrun_at 2500 }
+            pcm.ae_fault_suspend { type aefault channels 4 suspend_at 2500 }
+            pcm.ae_fault_gone { type aefault channels 4 gone_at 2500 }
+            pcm.ae_clocked { type aefault channels 2 clock 1 }
             pcm.ae_m8 {
                 type multi
                 slaves.a { pcm { type null } channels 8 }

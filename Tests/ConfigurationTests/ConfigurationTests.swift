@@ -304,6 +304,12 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         #expect(error.description.hasPrefix("agent.yaml:\(error.line!): \(key): "))
     }
 
+    @Test func integerOutOfRange() throws {
+        let error = try #require(refusal("capture:\n  channels: 99999999999999999999\n"))
+        #expect(error.key == "capture.channels" && error.line == 2)
+        #expect(error.reason == "the integer 99999999999999999999 is out of range")
+    }
+
     @Test func impossibleValueMessages() throws {
         #expect(refusal("mqtt:\n  qos: 3\n")?.description == "agent.yaml:2: mqtt.qos: must be 0, 1 or 2, got 3")
         #expect(refusal("mel:\n  n_mels: 0\n")?.description == "agent.yaml:2: mel.n_mels: must be 1 to 4096 mel bands, got 0")
@@ -437,6 +443,34 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
             Issue.record("accepted a typo")
         } catch {
             #expect(error.description == "\(file.path):4: mel.n_mel: unknown key 'n_mel' (did you mean 'mel.n_mels'?)")
+        }
+    }
+}
+
+@Suite struct Documentation {
+    private var page: String {
+        get throws {
+            try String(contentsOf: repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        }
+    }
+
+    /// Every YAML example of docs/configuration.md is a valid configuration.
+    @Test func examplesInTheDocsAreValid() throws {
+        let blocks = try page.components(separatedBy: "```yaml\n").dropFirst()
+            .map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count >= 2)
+        for block in blocks {
+            #expect(throws: Never.self) { try AgentConfig.parse(yaml: block, file: "docs example") }
+        }
+    }
+
+    /// Every key has a row in the reference tables (`| `key` |`, nested keys as `tls.ca_file`).
+    @Test func everyKeyIsDocumented() throws {
+        let text = try page
+        for key in leafKeys(try Yams.compose(yaml: AgentConfig().renderedYAML)) {
+            let parts = key.split(separator: ".")
+            let row = "| `" + parts.dropFirst().joined(separator: ".") + "` |"
+            #expect(text.contains(row), "docs/configuration.md has no row for \(key)")
         }
     }
 }

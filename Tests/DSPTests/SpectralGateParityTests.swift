@@ -51,11 +51,11 @@ final class SpectralGateParityTests: XCTestCase {
                 let gate = try SpectralGate(parameters: c.parameters, sampleRate: c.rate, noiseProfile: profile)
                 let ours = gate.process(channel, workspace: workspace)
                 XCTAssertEqual(ours.count, channel.count)
-                let error = TestSignals.relativeError(ours, reference[ch])
+                let error = relativeError(ours, reference[ch])
                 worst = max(worst, error)
                 XCTAssertLessThanOrEqual(error, 1e-3, "\(c.name) channel \(ch): relative error \(error)")
                 // The case must exercise the gate: the library's output differs from its input.
-                XCTAssertGreaterThan(TestSignals.relativeError(channel, reference[ch]), 0.05, "\(c.name): gate idle")
+                XCTAssertGreaterThan(relativeError(channel, reference[ch]), 0.05, "\(c.name): gate idle")
             }
             print("denoise parity \(c.name): worst relative error \(worst)")
         }

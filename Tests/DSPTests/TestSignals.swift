@@ -3,28 +3,9 @@ import ReferenceHarness
 
 /// Deterministic test signals: machine-like tones with bursts over broadband noise.
 enum TestSignals {
-    /// A reproducible pseudo-random generator (SplitMix64), so every run sees the same signals.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// Uniform in [0, 1).
-        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        /// Standard normal (Box-Muller).
-        mutating func normal() -> Double {
-            let u = max(uniform(), 1e-300), v = uniform()
-            return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
-        }
-    }
-
     /// Broadband noise with a gently sloped spectrum (one-pole low-pass mixed with white).
     static func noise(count: Int, seed: UInt64, level: Double = 0.05) -> [Float] {
-        var g = Generator(state: seed)
+        var g = SplitMix64(seed: seed)
         var lp = 0.0
         return (0..<count).map { _ in
             let w = g.normal()
@@ -68,17 +49,6 @@ enum TestSignals {
         return (0..<channels).map { Array(values[($0 * n)..<(($0 + 1) * n)]) }
     }
 
-    /// ||a - b|| / ||b||.
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
-        var diff = 0.0, ref = 0.0
-        for i in 0..<a.count {
-            let d = Double(a[i]) - Double(b[i])
-            diff += d * d
-            ref += Double(b[i]) * Double(b[i])
-        }
-        return (diff / max(ref, 1e-300)).squareRoot()
-    }
 
     /// max |a - b|.
     static func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {

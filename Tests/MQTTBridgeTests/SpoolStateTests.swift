@@ -168,7 +168,7 @@ final class SettingsTests: XCTestCase {
         let record = SpoolRecord(topic: "plant/mic0/fan", qos: 1,
                                  userProperties: [("mic", "0"), ("source", "fan"), ("mic", "dup")],
                                  contentType: "application/x-pytorch", payload: Array(0...255))
-        try store.write(record, sequence: 42)
+        XCTAssertGreaterThan(try store.write(record, sequence: 42), 256)
         try Data("half".utf8).write(to: folder.appendingPathComponent("00000000000000000043.msg.tmp"))
         try Data("junk".utf8).write(to: folder.appendingPathComponent("00000000000000000044.msg"))
         let reopened = try DiskSpoolStore(directory: folder.path)
@@ -181,5 +181,52 @@ final class SettingsTests: XCTestCase {
         XCTAssertThrowsError(try reopened.read(sequence: 44)) {
             XCTAssertTrue("\($0)".contains("is not a spool file"))
         }
+    }
+}
+
+import Configuration
+
+final class ConfigurationMappingTests: XCTestCase {
+    func testMQTTSectionMapsToSettings() throws {
+        var config = MQTTConfig()
+        config.host = "broker.plant"
+        config.port = 8883
+        config.topicPrefix = "plant/line3/node7"
+        config.keepalive = 45
+        config.username = "agent"
+        config.passwordEnv = "MQTT_PW"
+        config.tls.enabled = true
+        config.tls.certFile = "/etc/ae/agent.pem"
+        config.tls.keyFile = "/etc/ae/agent.key"
+        config.spool.dir = "/var/lib/ae/spool"
+        config.spool.maxBytes = 1 << 20
+        let settings = MQTTSettings(config, hostName: "node7")
+        XCTAssertEqual(settings.clientID, "acoustic-edge-node7")
+        XCTAssertEqual(settings.host, "broker.plant")
+        XCTAssertEqual(settings.port, 8883)
+        XCTAssertEqual(settings.keepalive, 45)
+        XCTAssertEqual(settings.password, .environment("MQTT_PW"))
+        XCTAssertEqual(settings.tls, .init(caFile: nil, certificateFile: "/etc/ae/agent.pem", keyFile: "/etc/ae/agent.key"))
+        XCTAssertEqual(settings.statusTopic, "plant/line3/node7/status")
+        XCTAssertEqual(settings.tensorTopic(mic: 3, source: "valve"), "plant/line3/node7/mic3/valve")
+        XCTAssertEqual(settings.spoolDirectory, "/var/lib/ae/spool")
+        XCTAssertEqual(settings.spoolLimitBytes, 1 << 20)
+        XCTAssertNoThrow(try settings.validate())
+        config.tls.enabled = false
+        config.passwordFile = "/run/pw"
+        let plain = MQTTSettings(config)
+        XCTAssertNil(plain.tls)
+        XCTAssertEqual(plain.password, .file("/run/pw"), "password_file wins")
+        XCTAssertEqual(PayloadContentType.of(.safetensors), "application/x-safetensors")
+    }
+
+    func testPasswordFileFirstLineOnly() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
+        try "line-one\r\nline-two\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        var settings = MQTTSettings()
+        settings.username = "u"
+        settings.password = .file(file.path)
+        XCTAssertEqual(try settings.resolvePassword(), "line-one")
     }
 }

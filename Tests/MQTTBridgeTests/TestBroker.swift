@@ -24,12 +24,13 @@ final class TestBroker: @unchecked Sendable {
     let options: Options
     private var process: Process?
 
-    init(_ options: Options = Options()) throws {
+    /// A broker on a free port, started unless `start` is false.
+    init(_ options: Options = Options(), start: Bool = true) throws {
         self.options = options
         folder = try ReferenceHarness.makeScratchFolder(prefix: "mosquitto")
         port = try TestBroker.freePort()
         try writeConfig()
-        try start()
+        if start { try self.start() }
     }
 
     deinit {
@@ -95,8 +96,12 @@ final class TestBroker: @unchecked Sendable {
     /// Starts mosquitto and waits until its port accepts connections.
     func start() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
-        process.arguments = ["-c", folder.appendingPathComponent("mosquitto.conf").path]
+        // Children of the test process inherit its blocked signals (SIGTERM among them), and
+        // mosquitto would then ignore the SIGTERM of stop(): exec it through Python with an
+        // empty signal mask.
+        process.executableURL = URL(fileURLWithPath: ReferenceHarness.pythonPath)
+        process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                             "/usr/sbin/mosquitto", "-c", folder.appendingPathComponent("mosquitto.conf").path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -111,10 +116,14 @@ final class TestBroker: @unchecked Sendable {
             "mosquitto did not start on port \(port): \(log.suffix(2000))"])
     }
 
-    /// Stops mosquitto (SIGTERM; it saves persistence) and waits for it to exit.
+    /// Stops mosquitto (SIGTERM; it saves persistence) and waits for it to exit; SIGKILL
+    /// after 5 s.
     func stop() {
         guard let process, process.isRunning else { return }
         process.terminate()
+        if !Wait.until(5, { !process.isRunning }) {
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         self.process = nil
     }
@@ -214,9 +223,12 @@ final class PahoSubscriber: @unchecked Sendable {
         return received
     }
 
-    /// Stops it now.
+    /// Stops it now (SIGKILL: a blocked SIGTERM inherited from the test process would be ignored).
     func kill() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     deinit { kill() }

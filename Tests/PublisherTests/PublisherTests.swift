@@ -26,6 +26,34 @@ final class PublisherTests: XCTestCase {
         return String(lines.first?.dropFirst("acoustic-edge: error: ".count) ?? "")
     }
 
+    /// Tensor files written by torch.save, numpy.save and safetensors, with what numpy says
+    /// about them (Tests/reference/inspect_reference.py), made once for the whole class:
+    /// importing torch costs seconds.
+    nonisolated(unsafe) static var referenceFolder: URL?
+    nonisolated(unsafe) static var referenceFailure: Error?
+
+    override class func setUp() {
+        super.setUp()
+        do {
+            let dir = try ReferenceHarness.makeScratchFolder(prefix: "publisher-reference")
+            referenceFolder = dir
+            try ReferenceHarness.python("inspect_reference.py", [dir.path])
+        } catch {
+            referenceFailure = error
+        }
+    }
+
+    override class func tearDown() {
+        if let dir = referenceFolder { try? FileManager.default.removeItem(at: dir) }
+        super.tearDown()
+    }
+
+    /// The folder of the reference files (fails the test if the script failed).
+    func referenceFiles() throws -> URL {
+        if let failure = Self.referenceFailure { throw failure }
+        return try XCTUnwrap(Self.referenceFolder)
+    }
+
     func scratch() throws -> URL {
         let dir = try ReferenceHarness.makeScratchFolder(prefix: "publisher")
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
@@ -43,13 +71,35 @@ final class PublisherTests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("check-config"), help.stdout)
     }
 
+    /// Help and version stay swift-argument-parser's, with status 0, for every subcommand.
+    func testHelpAndVersion() throws {
+        for arguments in [["inspect", "--help"], ["help", "inspect"], ["check-config", "-h"]] {
+            let result = try runAgent(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stdout.hasPrefix("OVERVIEW: "), "\(arguments): \(result.stdout)")
+            XCTAssertFalse(result.stderr.contains("error"), result.stderr)
+        }
+        let version = try runAgent(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertFalse(version.stdout.isEmpty)
+    }
+
+    /// The one-line convention holds for every subcommand, not only the ones written here:
+    /// it is applied by the root command to whatever a subcommand's run() throws.
+    func testEverySubcommandFailsOnOneLine() throws {
+        let dir = try scratch()
+        let result = try runAgent(["calibrate", "--device", "acoustic_edge_no_such_pcm", "--seconds", "0.1",
+                                   "--output", dir.appendingPathComponent("noise.pt").path])
+        assertOneLineFailure(result, status: 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("noise.pt").path))
+    }
+
     // MARK: inspect
 
     /// `inspect --json` on files written by torch.save, numpy.save and safetensors: the
     /// shapes, types and statistics numpy computes.
     func testInspectReportsWhatNumpyComputes() throws {
-        let dir = try scratch()
-        try ReferenceHarness.python("inspect_reference.py", [dir.path])
+        let dir = try referenceFiles()
         let expectedData = try Data(contentsOf: dir.appendingPathComponent("expected.json"))
         let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
         XCTAssertEqual(expected.count, 15)
@@ -90,8 +140,7 @@ final class PublisherTests: XCTestCase {
     }
 
     func testInspectTextOfAMelTensorWrittenByTorchSave() throws {
-        let dir = try scratch()
-        try ReferenceHarness.python("inspect_reference.py", [dir.path])
+        let dir = try referenceFiles()
         let result = try runAgent(["inspect", dir.appendingPathComponent("mel.pt").path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("PyTorch .pt, 1 tensor"), result.stdout)
@@ -108,11 +157,11 @@ final class PublisherTests: XCTestCase {
     }
 
     func testInspectRefusesATruncatedFileOnOneLine() throws {
+        let source = try referenceFiles()
         let dir = try scratch()
-        try ReferenceHarness.python("inspect_reference.py", [dir.path])
-        let whole = try Data(contentsOf: dir.appendingPathComponent("mel.pt"))
-        for (ext, source) in [("pt", "mel.pt"), ("npy", "mel.npy"), ("safetensors", "multi.safetensors")] {
-            let bytes = try Data(contentsOf: dir.appendingPathComponent(source))
+        let whole = try Data(contentsOf: source.appendingPathComponent("mel.pt"))
+        for (ext, name) in [("pt", "mel.pt"), ("npy", "mel.npy"), ("safetensors", "multi.safetensors")] {
+            let bytes = try Data(contentsOf: source.appendingPathComponent(name))
             for fraction in [0.0, 0.1, 0.5, 0.99] {
                 let path = dir.appendingPathComponent("cut.\(ext)")
                 try bytes.prefix(Int(Double(bytes.count) * fraction)).write(to: path)

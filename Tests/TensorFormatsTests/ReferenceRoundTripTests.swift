@@ -8,20 +8,9 @@ import XCTest
 /// from torch.load(weights_only=True), safetensors and numpy.load
 /// (Tests/reference/tensor_read_reference.py).
 final class ReferenceRoundTripTests: XCTestCase {
-    /// SplitMix64: a small seeded generator so the values are the same on every run.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     func testTorchSafetensorsAndNumpyReadOurFilesBitExactly() throws {
-        var random = SplitMix64(state: 2026)
+        var random = SplitMix64(seed: 2026)
         func randomTensor(_ shape: [Int]) -> Tensor {
             let count = Tensor.elementCount(shape)
             return Tensor(shape: shape, values: (0..<count).map { _ in Float.random(in: -100...100, using: &random) })

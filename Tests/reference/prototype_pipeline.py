@@ -37,7 +37,7 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 
 import noisereduce as nr  # noqa: E402
-import torchaudio  # noqa: E402
+from torchaudio_import import import_torchaudio  # noqa: E402  (the wheel's extension does not load)
 from demucs.apply import apply_model  # noqa: E402
 from demucs.hf import load_safetensors_model  # noqa: E402
 
@@ -54,6 +54,7 @@ if a.model:
 else:
     sources = ["mix"]
 
+torchaudio = import_torchaudio()
 seg = int(round(sr * a.segment_seconds))
 hop = seg // (a.frames - 1)
 mel = torch.nn.Sequential(

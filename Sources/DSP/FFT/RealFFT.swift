@@ -48,15 +48,30 @@ public final class RealFFT: @unchecked Sendable {
     private let forwardPlan: fftwf_plan
     private let inversePlan: fftwf_plan
 
+    /// How much effort FFTW spends choosing an algorithm.
+    public enum Planning: Sendable {
+        /// `FFTW_ESTIMATE`: a heuristic plan, made instantly.
+        case estimate
+        /// `FFTW_MEASURE`: times candidate algorithms once (tens of milliseconds per size, then
+        /// remembered by FFTW for the process); the inverse transform gets markedly faster.
+        case measure
+    }
+
     /// Plans the forward and inverse transforms of `size` real samples.
-    public init(size: Int) {
+    public convenience init(size: Int) {
+        self.init(size: size, planning: .estimate)
+    }
+
+    /// Plans the forward and inverse transforms of `size` real samples with `planning` effort.
+    public init(size: Int, planning: Planning) {
         precondition(size > 0, "FFT size must be positive")
         self.size = size
         self.bins = size / 2 + 1
         let real = fftwf_alloc_real(size)!
         let complex = fftwf_alloc_complex(size / 2 + 1)!
         defer { fftwf_free(real); fftwf_free(complex) }
-        let flags = UInt32(FFTW_ESTIMATE)
+        // MEASURE overwrites the arrays while planning: they are scratch here.
+        let flags = planning == .measure ? UInt32(FFTW_MEASURE) : UInt32(FFTW_ESTIMATE)
         (forwardPlan, inversePlan) = FFTWPlanner.withLock {
             (fftwf_plan_dft_r2c_1d(Int32(size), real, complex, flags)!,
              fftwf_plan_dft_c2r_1d(Int32(size), complex, real, flags)!)

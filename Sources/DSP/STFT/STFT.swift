@@ -38,7 +38,7 @@ public final class STFT: Sendable {
         self.center = center
         self.padding = padding
         self.window = window
-        self.fft = RealFFT(size: nFFT)
+        self.fft = RealFFT(size: nFFT, planning: .measure)
     }
 
     /// The number of frames of a signal of `length` samples (torch.stft's count).

@@ -6,7 +6,7 @@ import Configuration
 ///
 /// For operators: run it after editing a site's file; it fails exactly as `run` would at
 /// start (one line naming the key, exit status 2), without touching any device or broker.
-struct CheckConfigCommand: AgentCommand {
+struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a configuration file and print the effective settings.",
@@ -19,7 +19,7 @@ struct CheckConfigCommand: AgentCommand {
 
     @OptionGroup var config: ConfigOption
 
-    func execute() async throws {
+    func run() async throws {
         let settings = try config.load()
         print("# effective settings of \(config.config ?? "the built-in defaults")")
         print(settings.renderedYAML, terminator: "")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Capture
 
 /// `acoustic-edge devices`: the ALSA capture devices, with what each accepts.
-struct DevicesCommand: ParsableCommand {
+struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
         abstract: "List ALSA capture devices with their channel counts, rates and formats.",
@@ -17,7 +17,7 @@ struct DevicesCommand: ParsableCommand {
     @Option(name: .long, help: "Query only this PCM (any name capture.device accepts).")
     var device: String?
 
-    func run() throws {
+    func run() async throws {
         let devices = device.map { [CaptureDevices.query(name: $0)] } ?? CaptureDevices.list()
         if devices.isEmpty {
             print("no ALSA capture devices found (no sound card, or no permission on /dev/snd: add the user to the 'audio' group)")

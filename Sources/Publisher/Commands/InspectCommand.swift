@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import Pictures
+import Pipeline
 import TensorFormats
 
 /// `acoustic-edge inspect FILE`: the shape, element type and statistics of every tensor in a
 /// `.pt`, `.safetensors` or `.npy` file (and a safetensors file's metadata).
-struct InspectCommand: AgentCommand {
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show the shape, type and statistics of a tensor file (.pt, .safetensors, .npy).",
@@ -13,16 +15,39 @@ struct InspectCommand: AgentCommand {
             standard deviation (population, over the finite values) and the count of NaN and \
             infinite values. For a safetensors file also its metadata. --json prints the same \
             facts as one JSON object.
+
+            --png OUT.png draws a mel tensor ([1, n_mels, frames] or [n_mels, frames]) as a \
+            heat map with a dB colour scale (viridis; mel bins upwards, time to the right), or \
+            a segment folder of the disk mirror (segment.json, mic_{i}/{source}.pt) as a grid: \
+            microphones in rows, sources in columns, one shared colour scale. See docs/pictures.md.
             """
     )
 
-    @Argument(help: ArgumentHelp("The tensor file.", valueName: "file"))
+    @Argument(help: ArgumentHelp("The tensor file (or, with --png, a segment folder).", valueName: "file"))
     var file: String
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
-    func execute() async throws {
+    @Option(name: .long, help: ArgumentHelp("Draw the mel tensor or segment folder as a PNG heat map at this path.",
+                                            valueName: "out.png"))
+    var png: String?
+
+    func validate() throws {
+        if json && png != nil { throw ValidationError("--json and --png cannot be used together") }
+    }
+
+    func run() async throws {
+        if let png {
+            let picture = try MelPicture(path: file)
+            let size = try picture.write(to: png)
+            print(picture.summary(writtenTo: png, size: size))
+            return
+        }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), isFolder.boolValue {
+            throw CommandFailure("\(file): a folder; inspect reads a tensor file (a segment folder can be drawn with --png OUT.png)")
+        }
         let report = try TensorReport(path: file)
         print(json ? report.json : report.text, terminator: "")
     }
@@ -187,5 +212,106 @@ struct TensorStatistics {
         max = high
         mean = average
         std = (squares / Double(finite)).squareRoot()
+    }
+}
+
+/// What `inspect --png` draws: one mel tensor file, or a segment folder of the disk mirror
+/// (`segment.json`, `mic_{i}/{source}.pt`) as microphones x sources.
+struct MelPicture {
+    /// The sheet to render.
+    var sheet: SpectrogramSheet
+
+    /// Reads the tensor file or segment folder at `path`; a one-line error names what is wrong.
+    init(path: String) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw CommandFailure("\(path): no such file or folder")
+        }
+        if isFolder.boolValue {
+            sheet = try Self.segmentSheet(folder: path)
+        } else {
+            let spectrogram = try Self.spectrogram(path: path)
+            // A 240x240 mel drawn 2x: big enough to read, small enough for any screen.
+            let scale = max(1, min(4, 480 / max(spectrogram.bins, spectrogram.frames)))
+            let name = (path as NSString).lastPathComponent
+            sheet = try Self.sheet(path, SpectrogramSheet(title: "\(name)  \(spectrogram.bins) mels x \(spectrogram.frames) frames",
+                                                          cells: [[spectrogram]], scale: scale))
+        }
+    }
+
+    /// The segment folder's grid, labelled by `segment.json`.
+    private static func segmentSheet(folder: String) throws -> SpectrogramSheet {
+        let recordPath = (folder as NSString).appendingPathComponent("segment.json")
+        guard FileManager.default.fileExists(atPath: recordPath) else {
+            throw CommandFailure("\(folder): not a segment folder (no segment.json); --png draws a tensor file or a segment folder")
+        }
+        let record: SegmentRecord
+        do {
+            record = try JSONDecoder().decode(SegmentRecord.self, from: Data(TensorFile.readBytes(path: recordPath)))
+        } catch let error as TensorFormatError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw CommandFailure("\(recordPath): not a segment record: no '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw CommandFailure("\(recordPath): not a segment record: '\(key)' has the wrong type")
+        } catch {
+            throw CommandFailure("\(recordPath): not a segment record: not valid JSON")
+        }
+        guard record.channels > 0, record.channels <= 64, !record.sources.isEmpty, record.sources.count <= 64 else {
+            throw CommandFailure("\(recordPath): \(record.channels) microphones and \(record.sources.count) sources: nothing to draw")
+        }
+        var cells: [[Spectrogram]] = []
+        for mic in 0..<record.channels {
+            var row: [Spectrogram] = []
+            for source in record.sources {
+                row.append(try spectrogram(path: "\(folder)/mic_\(mic)/\(source).pt"))
+            }
+            cells.append(row)
+        }
+        return try sheet(folder, SpectrogramSheet(
+            title: "segment \(record.segmentIndex)  start \(record.start)",
+            rowLabels: (0..<record.channels).map { "mic_\($0)" }, columnLabels: record.sources,
+            cells: cells, scale: 1))
+    }
+
+    /// The mel spectrogram in the tensor file at `path`.
+    private static func spectrogram(path: String) throws -> Spectrogram {
+        let tensor = try TensorFile.read(path: path)
+        do {
+            return try Spectrogram(shape: tensor.shape, values: tensor.values)
+        } catch {
+            throw CommandFailure("\(path): \(error)")
+        }
+    }
+
+    /// `make()`, its `PictureError` naming `path`.
+    private static func sheet(_ path: String, _ make: @autoclosure () throws(PictureError) -> SpectrogramSheet) throws -> SpectrogramSheet {
+        do {
+            return try make()
+        } catch {
+            throw CommandFailure("\(path): \(error)")
+        }
+    }
+
+    /// Renders, encodes and writes the PNG atomically (nothing is left on failure); returns
+    /// the picture's size.
+    func write(to path: String) throws -> (width: Int, height: Int) {
+        let image = sheet.render()
+        let bytes: [UInt8]
+        do {
+            bytes = try PNGEncoder.encode(image)
+        } catch {
+            throw CommandFailure("\(path): \(error)")
+        }
+        try TensorFile.writeAtomically(bytes, to: path)
+        return (image.width, image.height)
+    }
+
+    /// The line `inspect --png` prints.
+    func summary(writtenTo path: String, size: (width: Int, height: Int)) -> String {
+        let rows = sheet.cells.count, columns = sheet.cells[0].count
+        let range = sheet.range.map { String(format: "%.1f to %.1f dB", $0.low, $0.high) } ?? "no finite values"
+        return "\(Failure.oneLine(path)): \(size.width)x\(size.height) PNG, \(rows)x\(columns) spectrogram\(rows * columns == 1 ? "" : "s"), \(range)"
     }
 }

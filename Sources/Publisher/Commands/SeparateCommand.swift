@@ -4,7 +4,7 @@ import Foundation
 import Separator
 
 /// `acoustic-edge separate --model MODEL INPUT OUTDIR`: the separation stage alone.
-struct SeparateCommand: AgentCommand {
+struct SeparateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "separate",
         abstract: "Separate an audio file into the machine parts of a Demucs model.",
@@ -27,7 +27,7 @@ struct SeparateCommand: AgentCommand {
     @Argument(help: ArgumentHelp("The folder for <source>.wav (created when missing).", valueName: "outdir"))
     var outdir: String
 
-    func execute() async throws {
+    func run() async throws {
         let separator = try SourceSeparator(modelPath: model)
         var audio = try AudioFile.read(path: input)
         if audio.sampleRate != separator.sampleRate {

@@ -4,7 +4,7 @@ import Configuration
 /// The `--config FILE` option of every subcommand that reads the configuration.
 ///
 /// Add it with `@OptionGroup var config: ConfigOption` and call `config.load()`: a file
-/// that is missing or wrong throws `ConfigError`, which `AgentCommand` reports on one line
+/// that is missing or wrong throws `ConfigError`, which `AcousticEdge.main()` reports on one line
 /// with exit status 2. Without `--config`, every setting has its default (the values of
 /// `config/acoustic-edge.yaml`).
 struct ConfigOption: ParsableArguments {

@@ -2,38 +2,17 @@ import ArgumentParser
 import Configuration
 import Foundation
 
-/// A subcommand of `acoustic-edge` that reports every failure the same way.
-///
-/// Conform with `execute()` instead of `run()`. Whatever `execute()` throws becomes one
-/// line on standard error, `acoustic-edge: error: <reason>`, and an exit status (see
-/// `ExitStatus`): 2 for a configuration error, 1 for any other failure. No stack trace,
-/// no usage text. Mistakes on the command line itself (a missing argument, an unknown
-/// option) are swift-argument-parser's: it prints the usage and exits with 64.
-///
-/// ```swift
-/// struct MelCommand: AgentCommand {
-///     @OptionGroup var config: ConfigOption
-///     func execute() async throws {
-///         let settings = try config.load()   // a typo in the file -> exit 2, one line
-///         ...
-///     }
-/// }
-/// ```
-protocol AgentCommand: AsyncParsableCommand {
-    /// The command's work. Throw any error: it is reported on one line by `run()`.
-    mutating func execute() async throws
-}
-
-extension AgentCommand {
-    /// Runs `execute()` and turns what it throws into one line on stderr and an exit status.
-    mutating func run() async throws {
-        do {
-            try await execute()
-        } catch {
-            throw Failure.report(error)
-        }
-    }
-}
+// How every subcommand of `acoustic-edge` reports failure: one line on stderr,
+// `acoustic-edge: error: <reason>`, and an exit status (`ExitStatus`): 2 for a
+// configuration error, 1 for any other failure; no stack trace, no usage text.
+//
+// Subcommands need do nothing for it: `AcousticEdge.main()` runs every subcommand's
+// `run()` and hands what it throws to `Failure.report`. A subcommand throws the error that
+// says what is wrong: `ConfigError` (from `ConfigOption.load()`), the project's errors
+// (`TensorFormatError`, `AudioFileError`, ...: their `description` is the reason) or
+// `CommandFailure("reason")` for its own, optionally with another status. Mistakes on the
+// command line itself (a missing argument, an unknown option, `ValidationError`) are
+// swift-argument-parser's: it prints the error and the usage, exit 64.
 
 /// Exit statuses of `acoustic-edge` (documented in docs/configuration.md).
 enum ExitStatus {
@@ -65,11 +44,15 @@ enum Failure {
     /// The program name that starts every report.
     static let programName = "acoustic-edge"
 
-    /// Writes the report line for `error` on stderr and returns what `run()` should throw:
-    /// the `ExitCode` that ends the process (argument-parser's own exits pass through).
+    /// Writes the report line for `error` on stderr and returns the error to exit with:
+    /// an `ExitCode`, or argument-parser's own exits and usage errors unchanged.
     static func report(_ error: Error) -> Error {
         switch error {
-        case is ExitCode, is CleanExit:
+        case is ExitCode, is CleanExit, is ValidationError:
+            return error
+        case _ where isArgumentParsers(error):
+            // Help, version and usage errors that argument-parser raises while running its
+            // own commands (`help`, `--help` on a subcommand): its output, its status.
             return error
         default:
             writeToStandardError("\(programName): error: \(message(for: error))\n")
@@ -77,12 +60,17 @@ enum Failure {
         }
     }
 
+    /// Whether `value`'s type is swift-argument-parser's own (its internal `CommandError`,
+    /// `HelpCommand`...), which only its `exit(withError:)` knows how to present.
+    static func isArgumentParsers(_ value: Any) -> Bool {
+        String(reflecting: type(of: value)).hasPrefix("ArgumentParser.")
+    }
+
     /// The exit status for `error`.
     static func status(for error: Error) -> ExitCode {
         switch error {
         case is ConfigError: ExitStatus.configuration
         case let failure as CommandFailure: failure.status
-        case is ValidationError: ExitStatus.usage
         default: ExitStatus.failure
         }
     }

@@ -1,0 +1,17 @@
+import Configuration
+
+extension CaptureSettings {
+    /// The capture settings of the configuration's `capture:` section (`run`, `calibrate` and
+    /// the agent's MQTT `calibrate` all start from these). With `source: file`, `capture.file`
+    /// must be set (the configuration already refuses it missing).
+    public init(config: CaptureConfig) {
+        let source: Source
+        switch config.source {
+        case .alsa: source = .alsa(device: config.device)
+        case .file: source = .file(path: config.file ?? "")
+        }
+        self.init(source: source, channels: config.channels, sampleRate: config.sampleRate,
+                  segmentFrames: config.segmentSamples, queueDepth: config.queueDepth,
+                  loop: config.loop, realtime: true)
+    }
+}
