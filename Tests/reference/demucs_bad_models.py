@@ -51,6 +51,22 @@ def main():
     for name in ["missing_tensor", "wrong_shape", "extra_tensor", "not_safetensors"]:
         assert refused_by_demucs(os.path.join(out, name + ".safetensors")), name
 
+    # Branches that do not meet: nfft 512 merges at layer 3, where the time branch has
+    # stride 4^4 = 256 but the spectrogram hop is 128. demucs loads it and fails in forward.
+    kwargs = dict(KWARGS, nfft=512, depth=5, t_layers=0)
+    mismatch = HTDemucs(**kwargs)
+    path = os.path.join(out, "branches_mismatch.safetensors")
+    save_file({k: v.contiguous() for k, v in mismatch.state_dict().items()}, path,
+              metadata={"klass": "demucs.htdemucs.HTDemucs", "args": "[]", "kwargs": json.dumps(kwargs)})
+    model = load_safetensors_model(path).eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 8000))
+    except AssertionError:
+        pass
+    else:
+        raise SystemExit("demucs ran the mismatched model")
+
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,15 @@
 """Separator benchmark: the Swift HTDemucs against PyTorch 2.13 CPU, same machine, same
 thread count, in one run. See bench/separator/README.md.
 
-usage: bench.py [--swift-bench PATH] [--threads 2] [--iterations 3] [--batches 1,8]
+usage: bench.py [--swift-bench PATH] [--threads 2] [--iterations 2] [--rounds 3] [--batches 1,8]
 
 1. builds the default HTDemucs of the product (4 sources, mono, 16 kHz, segment 10, every other
    argument default) with random weights and saves it in demucs's safetensors format;
 2. counts its FLOPs per 10-s channel (torch.utils.flop_counter: convolutions, matmuls);
-3. times PyTorch (torch.set_num_threads(threads), eval, no_grad, apply_model(split=False));
-4. runs the Swift benchmark with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (as on an edge
-   node) and once with them as set in this environment;
+3. in several rounds, alternately times PyTorch (torch.set_num_threads(threads), eval,
+   no_grad, apply_model(split=False)) and runs the Swift benchmark with OPENBLAS_CORETYPE /
+   OPENBLAS_L2_SIZE unset (as on an edge node) and with them as set in this environment;
+   every figure is the best over the rounds;
 5. prints seconds per channel, the ratio torch / swift, GFLOPS and the fraction of the SGEMM
    peak measured by the Swift benchmark.
 """
@@ -47,7 +48,8 @@ def run_swift(binary, model, batches, iterations, threads, unset):
         if "batch" in item:
             results["batches"][item["batch"]] = item["seconds_per_channel"]
             results.setdefault("memory", {})[item["batch"]] = {
-                "workspace_mb": item["workspace_mb"], "max_rss_mb": item["max_rss_mb"]}
+                # ru_maxrss is useless here: Linux carries the parent's high-water mark over exec.
+                "workspace_mb": item["workspace_mb"], "peak_live_mb": item["peak_live_mb"]}
         else:
             results.update(item)
     return results
@@ -57,7 +59,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--swift-bench", default=".build/release/SeparatorBench")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", default="1,8")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
@@ -77,22 +80,34 @@ def main():
         model(torch.zeros(1, 1, length))
     gflop = counter.get_total_flops() / 1e9
 
-    torch_times = {}
-    for batch in batches:
-        mix = torch.randn(batch, 1, length) * 0.1
-        with torch.no_grad():
-            apply_model(model, mix, shifts=0, split=False)
-            best = float("inf")
-            for _ in range(args.iterations):
-                t0 = time.perf_counter()
-                apply_model(model, mix, shifts=0, split=False)
-                best = min(best, time.perf_counter() - t0)
-        torch_times[batch] = best / batch
+    # Rounds alternate torch and Swift so both see the same machine load (a shared machine
+    # makes single measurements meaningless); each figure is the best over all rounds.
+    torch_times = {b: float("inf") for b in batches}
+    swift_runs = {True: {}, False: {}}
+    mixes = {b: torch.randn(b, 1, length) * 0.1 for b in batches}
+    with torch.no_grad():
+        for b in batches:
+            apply_model(model, mixes[b], shifts=0, split=False)  # warm-up
+    for _ in range(args.rounds):
+        for batch in batches:
+            with torch.no_grad():
+                for _ in range(args.iterations):
+                    t0 = time.perf_counter()
+                    apply_model(model, mixes[batch], shifts=0, split=False)
+                    torch_times[batch] = min(torch_times[batch], (time.perf_counter() - t0) / batch)
+            for unset in (True, False):
+                run = run_swift(args.swift_bench, path, [batch], args.iterations, args.threads, unset)
+                best = swift_runs[unset]
+                best["sgemm_gflops"] = max(best.get("sgemm_gflops", 0), run["sgemm_gflops"])
+                best.setdefault("batches", {})
+                best.setdefault("memory", {})[batch] = run["memory"][batch]
+                best["batches"][batch] = min(best["batches"].get(batch, float("inf")), run["batches"][batch])
 
     report = {"parameters_M": params / 1e6, "gflop_per_channel": gflop, "threads": args.threads,
+              "rounds": args.rounds, "iterations": args.iterations,
               "torch_seconds_per_channel": torch_times}
     for label, unset in [("edge (OPENBLAS_CORETYPE/L2 unset)", True), ("as set here", False)]:
-        swift = run_swift(args.swift_bench, path, batches, args.iterations, args.threads, unset)
+        swift = swift_runs[unset]
         rows = {}
         for batch in batches:
             s = swift["batches"][batch]

@@ -115,6 +115,33 @@ final class HTDemucs {
         }
         try store.finish()
         spectrogram = Spectrogram(nfft: c.nfft)
+        if c.useTrainSegment { try checkShapes(length: c.trainingLength) }
+    }
+
+    /// Follows the time axis of both branches through the encoder for an input of `length`
+    /// samples and refuses a model whose branches would not meet where the time branch is
+    /// injected into the frequency branch (demucs fails there with an assertion).
+    func checkShapes(length: Int) throws {
+        var frames = spectrogram.frames(for: length)
+        var samples = length
+        func convolved(_ n: Int, _ layer: EncoderLayer) -> Int {
+            let padded = n % layer.stride == 0 ? n : n + layer.stride - n % layer.stride
+            return (padded + 2 * layer.pad - layer.kernel) / layer.stride + 1
+        }
+        for (idx, enc) in encoder.enumerated() {
+            if idx < tencoder.count {
+                samples = convolved(samples, tencoder[idx])
+                if tencoder[idx].empty && samples != frames {
+                    throw SeparatorError("model arguments: at layer \(idx) the time branch has \(samples) steps and the "
+                                         + "frequency branch \(frames) frames for \(length) samples; they must be equal "
+                                         + "(nfft/4 must equal stride^\(idx + 1))")
+                }
+            }
+            if !enc.freq { frames = convolved(frames, enc) }
+            if frames < 1 || samples < 1 {
+                throw SeparatorError("model arguments: \(length) samples are too short for \(config.depth) layers")
+            }
+        }
     }
 
     /// The forward pass of `mix [audioChannels, B, 1, L]` (each batch item on its own):

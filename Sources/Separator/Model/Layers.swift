@@ -143,7 +143,6 @@ struct EncoderLayer {
         if empty { return y }
         if let inject {
             precondition(inject.t == y.t && inject.c == y.c, "inject shape")
-            let plane = y.plane
             for ch in 0..<y.c {
                 for item in 0..<y.b {
                     let dst = y.at(ch, item), src = inject.at(ch, item)
@@ -153,7 +152,6 @@ struct EncoderLayer {
                     }
                 }
             }
-            _ = plane
         }
         if let norm1 { norm1.apply(y, gelu: true) } else { Kernels.gelu(y) }
         dconv?.forward(y)
@@ -162,8 +160,11 @@ struct EncoderLayer {
         let k = 1 + 2 * context
         if freq { rg.kh = k; rg.ph = context }
         rg.kw = k; rg.pw = context
+        guard let norm2 else {
+            return Kernels.convGLU(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
+        }
         let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
-        norm2?.apply(r)
+        norm2.apply(r)
         return Kernels.glu(r)
     }
 }
@@ -229,9 +230,13 @@ struct DecoderLayer {
                 let k = 1 + 2 * context
                 if freq { rg.kh = k; rg.ph = context }
                 rg.kw = k; rg.pw = context
-                let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
-                norm1?.apply(r)
-                y = Kernels.glu(r)
+                if let norm1 {
+                    let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                    norm1.apply(r)
+                    y = Kernels.glu(r)
+                } else {
+                    y = Kernels.convGLU(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                }
             } else {
                 y = x
             }

@@ -50,15 +50,6 @@ final class Activation {
         data + (channel * b + item) * f * t
     }
 
-    /// The same floats seen with another `f`/`t` split (e.g. `[C, B, F, T]` as `[C, B, 1, F*T]`).
-    /// Copies: reshapes are rare and small next to the convolutions.
-    func reshaped(f newF: Int, t newT: Int) -> Activation {
-        precondition(newF * newT == f * t)
-        let out = Activation(c: c, b: b, f: newF, t: newT, workspace: workspace)
-        out.data.update(from: data, count: count)
-        return out
-    }
-
     /// A new tensor of the same workspace.
     func new(c: Int, b: Int? = nil, f: Int, t: Int) -> Activation {
         Activation(c: c, b: b ?? self.b, f: f, t: t, workspace: workspace)

@@ -76,6 +76,48 @@ enum Kernels {
         return out
     }
 
+    /// A convolution immediately followed by GLU over its output channels (demucs's
+    /// "rewrite" layers when no GroupNorm sits between): `[Cout/2, B, Ho, Wo]`. Runs on blocks
+    /// of output columns so the `[Cout, B*Ho*Wo]` pre-activation never exists whole.
+    static func convGLU(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                        cout: Int, _ g: ConvGeometry) -> Activation {
+        let cin = x.c, H = x.f, W = x.t
+        let ho = g.outHeight(H), wo = g.outWidth(W)
+        let half = cout / 2
+        let out = x.new(c: half, f: ho, t: wo)
+        let n = out.columns, nIn = x.columns
+        let kdim = cin * g.taps
+        let pointwise = g.isPointwise
+        let rowsTotal = x.b * ho
+        let rowsPerBlock = max(1, min(rowsTotal, columnBudget / max(1, max(pointwise ? 0 : kdim, cout) * wo)))
+        let blockColumns = rowsPerBlock * wo
+        let cols = pointwise ? nil : x.new(c: 1, b: 1, f: 1, t: kdim * blockColumns)
+        let pre = x.new(c: 1, b: 1, f: 1, t: cout * blockColumns)
+        var r0 = 0
+        while r0 < rowsTotal {
+            let r1 = min(rowsTotal, r0 + rowsPerBlock)
+            let ncols = (r1 - r0) * wo
+            fillRows(pre.data, rows: cout, columns: ncols, bias: bias)
+            if let cols {
+                im2col(x, g, ho: ho, wo: wo, rows: r0..<r1, into: cols.data)
+                sgemm(m: cout, n: ncols, k: kdim, a: weight, lda: kdim, b: cols.data, ldb: ncols,
+                      beta: 1, c: pre.data, ldc: ncols)
+            } else {
+                sgemm(m: cout, n: ncols, k: kdim, a: weight, lda: kdim, b: x.data + r0 * wo, ldb: nIn,
+                      beta: 1, c: pre.data, ldc: ncols)
+            }
+            let p = pre.data, offset = r0 * wo
+            Parallel.forRanges(half, cost: 4 * ncols) { channels in
+                for ch in channels {
+                    let a = p + ch * ncols, gate = p + (ch + half) * ncols, o = out.data + ch * n + offset
+                    for j in 0..<ncols { o[j] = a[j] * fastSigmoid(gate[j]) }
+                }
+            }
+            r0 = r1
+        }
+        return out
+    }
+
     /// Columns of output rows `rows` (row = b * Ho + ho) of a convolution: `[Cin*kh*kw, rows*Wo]`.
     private static func im2col(_ x: Activation, _ g: ConvGeometry, ho: Int, wo: Int, rows: Range<Int>,
                                into cols: UnsafeMutablePointer<Float>) {

@@ -44,7 +44,7 @@ do {
 
 do {
     let t0 = now()
-    let separator = try SourceSeparator(modelPath: modelPath)
+    let separator = try SourceSeparator(modelPath: modelPath, maxBatch: batches.max() ?? 1)
     print("{\"load_seconds\": \(now() - t0), \"segment\": \(separator.segmentLength)}")
     var seed: UInt64 = 1
     func noise() -> Float {
