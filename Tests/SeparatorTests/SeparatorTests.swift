@@ -6,18 +6,6 @@ import ReferenceHarness
 import XCTest
 @testable import Separator
 
-/// Relative L2 error `|a - b| / |b|`.
-func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-    precondition(a.count == b.count)
-    var num = 0.0, den = 0.0
-    for i in 0..<a.count {
-        let d = Double(a[i]) - Double(b[i])
-        num += d * d
-        den += Double(b[i]) * Double(b[i])
-    }
-    return (num / max(den, 1e-30)).squareRoot()
-}
-
 func readFloats(_ url: URL) throws -> [Float] {
     let data = try Data(contentsOf: url)
     return data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
