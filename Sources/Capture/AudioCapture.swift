@@ -130,16 +130,21 @@ public final class AudioCapture: Sendable {
     /// Stops capturing, waits for both threads, closes the device and ends `segments`
     /// (segments not yet handed to the consumer are discarded). Idempotent.
     public func stop() {
-        let threads = lifecycle.withLock { l -> [pthread_t] in
+        let threads = claimThreads()
+        shared.stopRequested.store(true, ordering: .releasing)
+        for t in threads { pthread_join(t, nil) }
+        continuation.finish()
+    }
+
+    /// Marks the capture stopped and takes its threads (none after the first call).
+    private func claimThreads() -> [pthread_t] {
+        lifecycle.withLock { l -> [pthread_t] in
             if l.stopped { return [] }
             l.stopped = true
             let t = l.threads
             l.threads = []
             return t
         }
-        shared.stopRequested.store(true, ordering: .releasing)
-        for t in threads { pthread_join(t, nil) }
-        continuation.finish()
     }
 
     /// Stops capturing but keeps what was captured: the whole segments already waiting are
@@ -148,13 +153,7 @@ public final class AudioCapture: Sendable {
     /// end of any stream). Returns at once; the threads are joined in the background and the
     /// device closed when the capture thread ends. Idempotent, and `stop()` may follow.
     public func finish() {
-        let threads = lifecycle.withLock { l -> [pthread_t] in
-            if l.stopped { return [] }
-            l.stopped = true
-            let t = l.threads
-            l.threads = []
-            return t
-        }
+        let threads = claimThreads()
         shared.drain.store(true, ordering: .releasing)
         shared.stopRequested.store(true, ordering: .releasing)
         guard !threads.isEmpty else { return }
