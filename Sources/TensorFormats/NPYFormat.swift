@@ -39,8 +39,10 @@ public enum NPYFormat {
             throw TensorFormatError("\(what): dtype \(descr) is not little-endian float16/32/64")
         }
         let fortran = field(header, "fortran_order")?.hasPrefix("True") ?? false
+        // The closing parenthesis is searched after the opening one: a corrupt header may hold
+        // a ")" first, and a reversed range would trap.
         guard let shapeText = field(header, "shape"), let open = shapeText.firstIndex(of: "("),
-              let close = shapeText.firstIndex(of: ")") else { throw TensorFormatError("\(what): header has no shape") }
+              let close = shapeText[open...].firstIndex(of: ")") else { throw TensorFormatError("\(what): header has no shape") }
         var shape: [Int] = []
         for part in shapeText[shapeText.index(after: open)..<close].split(separator: ",") {
             let trimmed = part.trimmingSpaces

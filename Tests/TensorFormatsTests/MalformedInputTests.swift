@@ -1,3 +1,4 @@
+import ReferenceHarness
 import TensorFormats
 import XCTest
 
@@ -17,10 +18,12 @@ final class MalformedInputTests: XCTestCase {
     }
 
     func testRandomlyCorruptedBytesNeverCrash() {
-        var generator = SystemRandomNumberGenerator()
+        // Seeded, so a failure reproduces; 20000 corruptions per format (a seed-random run once
+        // found a reversed range in the .npy shape parser).
+        var generator = SplitMix64(seed: 0xC0DE)
         for format in TensorFile.Format.allCases {
             let bytes = format.encode(tensor)
-            for _ in 0..<2000 {
+            for _ in 0..<20000 {
                 var mutated = bytes
                 for _ in 0..<Int.random(in: 1...4, using: &generator) {
                     mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
@@ -54,5 +57,15 @@ final class MalformedInputTests: XCTestCase {
         XCTAssertThrowsError(try TensorFile.write(tensor, to: "/nonexistent/dir/out.pt")) { error in
             XCTAssertTrue("\(error)".hasPrefix("/nonexistent/dir/out.pt: cannot create"), "\(error)")
         }
+    }
+}
+
+extension MalformedInputTests {
+    /// The header that crashed the parser: a ")" before the "(" of the shape.
+    func testNPYShapeWithAClosingParenthesisFirstIsAnError() {
+        var bytes = NPYFormat.encode(tensor)
+        let header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': )2, 3(, }".utf8)
+        bytes.replaceSubrange(10..<(10 + header.count), with: header)
+        XCTAssertThrowsError(try NPYFormat.decode(bytes, what: "x.npy"))
     }
 }
