@@ -22,6 +22,18 @@ final class AgentController: Sendable {
         var lastProgress = ContinuousClock.now
     }
 
+    /// A `calibrate` command being served from the running capture's segments.
+    struct CalibrationRequest: Sendable {
+        /// Seconds of noise to record.
+        var seconds: Double
+        /// Where the noise profile is written.
+        var path: String
+        /// Segments collected so far.
+        var segments: [Segment] = []
+        /// Answers the command once the profile is written (or failed).
+        var reply: @Sendable (Result<String, Error>) -> Void
+    }
+
     struct State: Sendable {
         var control = ControlStateMachine(state: .running)
         var capture: AudioCapture?
@@ -31,7 +43,7 @@ final class AgentController: Sendable {
         var counters = Counters()
         var shuttingDown = false
         var endOfFile = false
-        var calibration: (seconds: Double, path: String, collected: [Segment], reply: @Sendable (Result<String, Error>) -> Void)?
+        var calibration: CalibrationRequest?
     }
 
     let started = ContinuousClock.now
@@ -156,22 +168,22 @@ final class AgentController: Sendable {
 
     /// Arms a calibration from the running capture's next segments.
     func armCalibration(seconds: Double, path: String, reply: @escaping @Sendable (Result<String, Error>) -> Void) {
-        state.withLock { $0.calibration = (seconds, path, [], reply) }
+        state.withLock { $0.calibration = CalibrationRequest(seconds: seconds, path: path, reply: reply) }
     }
 
     /// Hands a captured segment to a pending calibration; returns the collected segments and
     /// the request once enough audio was gathered.
-    func feedCalibration(_ segment: Segment) -> (seconds: Double, path: String, segments: [Segment], reply: @Sendable (Result<String, Error>) -> Void)? {
+    func feedCalibration(_ segment: Segment) -> CalibrationRequest? {
         state.withLock { s in
-            guard var c = s.calibration else { return nil }
-            c.collected.append(segment)
-            let frames = c.collected.reduce(0) { $0 + $1.frames }
-            if Double(frames) >= c.seconds * Double(segment.sampleRate) {
-                s.calibration = nil
-                return (c.seconds, c.path, c.collected, c.reply)
+            guard var request = s.calibration else { return nil }
+            request.segments.append(segment)
+            let frames = request.segments.reduce(0) { $0 + $1.frames }
+            guard Double(frames) >= request.seconds * Double(segment.sampleRate) else {
+                s.calibration = request
+                return nil
             }
-            s.calibration = c
-            return nil
+            s.calibration = nil
+            return request
         }
     }
 

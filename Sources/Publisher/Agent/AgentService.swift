@@ -201,7 +201,7 @@ struct AgentService: Service {
         return .deferred
     }
 
-    private func finishCalibration(_ request: (seconds: Double, path: String, segments: [Segment], reply: @Sendable (Result<String, Error>) -> Void)) {
+    private func finishCalibration(_ request: AgentController.CalibrationRequest) {
         do {
             let profile = try NoiseCalibration.profile(from: request.segments, seconds: request.seconds)
             try adopt(profile, path: request.path)
