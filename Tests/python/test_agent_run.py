@@ -211,6 +211,15 @@ metrics:
         sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "r2" for m in sub.on("plant/cmd/response")), 20, "reload reply")
         r2 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "r2"][0]
         assert r2["ok"] is True, r2
+
+        # calibrate: records 1 s of the capture, writes the profile, switches denoise to it.
+        sub.command(broker, {"command": "calibrate", "seconds": 1, "id": "c1"})
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == "c1" for m in sub.on("plant/cmd/response")), 30,
+                     "calibrate reply")
+        c1 = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == "c1"][0]
+        assert c1["ok"] is True, c1
+        profile = torch.load(c1["noise_profile"], weights_only=True)
+        assert tuple(profile.shape) == (2, 16000), profile.shape
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
