@@ -58,6 +58,7 @@ public final class SourceSeparator: @unchecked Sendable {
     /// `maxBatch` bounds how many channels go through the model in one pass.
     public init(modelPath: String, maxBatch: Int = 4) throws {
         self.maxBatch = max(1, maxBatch)
+        _ = Parallel.threads  // takes OpenBLAS's thread count and runs OpenBLAS single-threaded
         let contents = try ModelFileContents.read(path: modelPath)
         let config = try HTDemucsConfig.decode(metadata: contents.metadata, path: modelPath)
         model = try HTDemucs(config: config, weights: WeightStore(contents.tensors, path: modelPath))

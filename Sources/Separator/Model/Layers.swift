@@ -69,6 +69,20 @@ struct DConv {
     /// In place on `x [C, B, F, T]`: every (item, frequency row) is one sequence over T.
     func forward(_ x: Activation) {
         let sequences = x.b * x.f, length = x.t
+        if Kernels.residualBranchFloats(channels: channels, hidden: hidden, length: length) <= residualBranchSequenceBudget {
+            // Short sequences (every frequency-branch layer, the deeper time layers): each
+            // branch fused per tile of sequences, in cache.
+            for br in branches {
+                Kernels.residualBranch(x, ResidualBranchWeights(
+                    dilation: br.dilation, hidden: hidden,
+                    conv1: br.conv1.weight.data, bias1: br.conv1.bias.data,
+                    norm1Weight: br.norm1.weight.data, norm1Bias: br.norm1.bias.data,
+                    conv2: br.conv2.weight.data, bias2: br.conv2.bias.data,
+                    norm2Weight: br.norm2.weight.data, norm2Bias: br.norm2.bias.data,
+                    scale: br.scale.data))
+            }
+            return
+        }
         for br in branches {
             var g = ConvGeometry()
             g.kw = 3; g.dw = br.dilation; g.pw = br.dilation
@@ -139,7 +153,10 @@ struct EncoderLayer {
             let le = x.t
             if le % stride != 0 { g.padRight = stride - le % stride }
         }
-        let y = Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g)
+        // GELU right after the convolution (no injection, no norm between): fused.
+        let fuseGelu = !empty && inject == nil && norm1 == nil
+        let y = Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g,
+                             epilogue: fuseGelu ? .gelu : .none)
         if empty { return y }
         if let inject {
             precondition(inject.t == y.t && inject.c == y.c, "inject shape")
@@ -153,7 +170,7 @@ struct EncoderLayer {
                 }
             }
         }
-        if let norm1 { norm1.apply(y, gelu: true) } else { Kernels.gelu(y) }
+        if let norm1 { norm1.apply(y, gelu: true) } else if !fuseGelu { Kernels.gelu(y) }
         dconv?.forward(y)
         guard let rewrite else { return y }
         var rg = ConvGeometry()
@@ -161,7 +178,7 @@ struct EncoderLayer {
         if freq { rg.kh = k; rg.ph = context }
         rg.kw = k; rg.pw = context
         guard let norm2 else {
-            return Kernels.convGLU(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
+            return Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg, epilogue: .glu)
         }
         let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
         norm2.apply(r)
@@ -235,7 +252,7 @@ struct DecoderLayer {
                     norm1.apply(r)
                     y = Kernels.glu(r)
                 } else {
-                    y = Kernels.convGLU(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                    y = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg, epilogue: .glu)
                 }
             } else {
                 y = x

@@ -92,8 +92,9 @@ struct TransformerLayer {
     }
 
     private func feedForward(_ x: Activation) -> Activation {
-        let h = Kernels.linear(x, weight: linear1.weight.data, bias: linear1.bias.data, outChannels: hidden)
-        if gelu { Kernels.gelu(h) } else { Kernels.relu(h) }
+        let h = Kernels.linear(x, weight: linear1.weight.data, bias: linear1.bias.data, outChannels: hidden,
+                               epilogue: gelu ? .gelu : .none)
+        if !gelu { Kernels.relu(h) }
         return Kernels.linear(h, weight: linear2.weight.data, bias: linear2.bias.data, outChannels: dim)
     }
 

@@ -104,3 +104,10 @@ func laneMax(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     while j < count { m = p[j] > m ? p[j] : m; j += 1 }
     return m
 }
+
+/// `p[i] = exp(p[i] - minus)` over `count` floats, in place; returns their sum.
+@inline(__always)
+func exponentiateAndSum(_ p: UnsafeMutablePointer<Float>, _ count: Int, minus: Float) -> Float {
+    for j in 0..<count { p[j] = fastExp(p[j] - minus) }
+    return Float(laneSum(p, count))
+}

@@ -1,12 +1,50 @@
-// Splitting the non-GEMM kernels (norms, activations, softmax, im2col/col2im) over as many
-// threads as OpenBLAS uses: between two GEMMs OpenBLAS's own workers only spin, so without
-// this one core idles through a third of the run.
+// The separator's own threads. OpenBLAS runs single-threaded inside them: every kernel splits
+// its work into tiles (blocks of output columns) and each worker runs im2col, the SGEMM and
+// the epilogue (bias, GELU, GLU) of its tile while the tile is still in its core's cache.
+//
+// Why not OpenBLAS's threads: between two GEMMs its workers spin (sched_yield) and compete with
+// the non-GEMM passes for the two cores, a GEMM split across threads repacks per call, and the
+// passes between GEMMs (im2col, bias, activation) then stream whole tensors through memory.
+// Measured on the 2-core machine: two single-threaded SGEMMs of one tile each (96x512x432,
+// 6x512x144, 1536x256x384) reach 400, 295 and 479 GFLOPS together, where OpenBLAS's own
+// 2-thread split of the same small-M products reached 55-80 GFLOPS.
 import COpenBLAS
 import Dispatch
+import Synchronization
 
 enum Parallel {
-    /// Threads to use: OpenBLAS's (OPENBLAS_NUM_THREADS, else the cores).
-    static let threads: Int = max(1, Int(openblas_get_num_threads()))
+    /// Worker threads: what OpenBLAS was configured to use (OPENBLAS_NUM_THREADS, else the
+    /// cores). Reading it also switches OpenBLAS itself to one thread (each GEMM then runs in
+    /// the worker that calls it); `SourceSeparator.init` reads it before any GEMM.
+    static let threads: Int = {
+        let count = max(1, Int(openblas_get_num_threads()))
+        openblas_set_num_threads(1)
+        return count
+    }()
+
+    /// Calls `body(tile, worker)` for every tile in `0..<tiles`, on up to `threads` workers at
+    /// once; `worker` (in `0..<threads`) names the caller's private scratch. Tiles are handed
+    /// out one at a time, so a worker slowed down by the shared machine takes fewer.
+    static func forTiles(_ tiles: Int, _ body: (_ tile: Int, _ worker: Int) -> Void) {
+        let workers = min(threads, tiles)
+        if workers <= 1 {
+            for tile in 0..<tiles { body(tile, 0) }
+            return
+        }
+        let next = TileCounter()
+        withoutActuallyEscaping(body) { body in
+            // Tiles write disjoint memory (or phases the caller separates), and concurrentPerform
+            // returns only when every worker is done: sharing the closure is safe.
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while true {
+                    let tile = next.take()
+                    if tile >= tiles { break }
+                    shared.value(tile, worker)
+                }
+            }
+        }
+    }
 
     /// Calls `body` on `threads` contiguous parts of `0..<count` at once (inline when the
     /// work, `count * cost` in rough float operations, is too small to pay for a hand-off).
@@ -26,6 +64,12 @@ enum Parallel {
             }
         }
     }
+}
+
+/// The next tile to hand out.
+private final class TileCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }
 
 /// A value handed to concurrent parts that only read it or write disjoint memory.

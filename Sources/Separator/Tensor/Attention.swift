@@ -1,0 +1,61 @@
+// Multi-head attention, one block of queries at a time: each worker computes the scores of
+// `queryBlock` queries against every key, their softmax and their share of the context while
+// the block of scores (128 x 1256 floats at the default model's bottom, 640 KB) stays in its
+// core's L2. The whole `[Lq, Lk]` score matrix of a head (6 MB) never goes through memory.
+
+/// Queries per block of scores.
+private let queryBlock = 256
+
+extension Kernels {
+    /// Multi-head attention of `torch.nn.MultiheadAttention` (batch_first, no mask, no
+    /// dropout): queries from `q [C, B, Lq]`, keys and values from `kv [C, B, Lk]` (tokens
+    /// flattened over F x T). `inProj [3C, C]`, `inBias [3C]`, `outProj [C, C]`, `outBias [C]`.
+    static func attention(query q: Activation, keyValue kv: Activation, heads: Int,
+                          inProj: UnsafePointer<Float>, inBias: UnsafePointer<Float>,
+                          outProj: UnsafePointer<Float>, outBias: UnsafePointer<Float>) -> Activation {
+        let c = q.c, dh = c / heads
+        let lq = q.plane, lk = kv.plane
+        let nq = q.columns, nk = kv.columns
+        let qp = linear(q, weight: inProj, bias: inBias, outChannels: c)
+        let kvp = linear(kv, weight: inProj + c * c, bias: inBias + c, outChannels: 2 * c)
+        let ctx = q.new(c: c, f: q.f, t: q.t)
+        let scale = 1 / Float(dh).squareRoot()
+        let blocks = (lq + queryBlock - 1) / queryBlock
+        let workers = min(Parallel.threads, q.b * heads * blocks)
+        let perWorker = queryBlock * (lk + 1)  // scores, then each row's 1 / sum
+        let scratch = q.new(c: 1, b: 1, f: 1, t: perWorker * workers)
+        Parallel.forTiles(q.b * heads * blocks) { task, worker in
+            let item = task / (heads * blocks), h = (task / blocks) % heads
+            let q0 = (task % blocks) * queryBlock, rows = min(queryBlock, lq - q0)
+            let scores = scratch.data + worker * perWorker, inverseSums = scores + queryBlock * lk
+            let qh = qp.data + h * dh * nq + item * lq + q0
+            let kh = kvp.data + h * dh * nk + item * lk
+            let vh = kvp.data + (c + h * dh) * nk + item * lk
+            // scores[rows, Lk] = (Qh^T Kh) / sqrt(dh)
+            sgemm(transA: true, m: rows, n: lk, k: dh, alpha: scale, a: qh, lda: nq,
+                  b: kh, ldb: nk, beta: 0, c: scores, ldc: lk)
+            exponentiateRows(scores, rows: rows, n: lk, inverseSums: inverseSums)
+            // ctx_h[dh, rows] = Vh[dh, Lk] exp(scores)^T, then each query's column / its sum:
+            // the softmax's division on dh values per query instead of Lk.
+            let out = ctx.data + h * dh * nq + item * lq + q0
+            sgemm(transB: true, m: dh, n: rows, k: lk, a: vh, lda: nk, b: scores, ldb: lk,
+                  beta: 0, c: out, ldc: nq)
+            for d in 0..<dh {
+                let row = out + d * nq
+                for j in 0..<rows { row[j] *= inverseSums[j] }
+            }
+        }
+        return linear(ctx, weight: outProj, bias: outBias, outChannels: c)
+    }
+
+    /// `exp(x - max)` of each of `rows` rows of `n` floats, in place, and `1 / sum` of each row
+    /// into `inverseSums` (the softmax without its division), on the calling thread.
+    static func exponentiateRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int,
+                                 inverseSums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = p + r * n
+            let m = laneMax(row, n)
+            inverseSums[r] = 1 / exponentiateAndSum(row, n, minus: m)
+        }
+    }
+}

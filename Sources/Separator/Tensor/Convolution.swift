@@ -1,0 +1,240 @@
+// Convolutions on channel-major tensors as tiled SGEMMs: a 2-D convolution over (F, T) is
+// `W[Cout, Cin*kh*kw] x columns[Cin*kh*kw, B*Ho*Wo]`, computed one tile of output columns at a
+// time by each worker (Parallel.swift): im2col of the tile into the worker's scratch, one
+// single-threaded SGEMM, then the epilogue (bias, GELU or GLU) on the tile the SGEMM just
+// wrote, so neither the column matrix nor the pre-activation ever goes through main memory
+// whole. Transposed convolutions are SGEMM + col2im per tile of input columns.
+import COpenBLAS
+
+/// Row-major SGEMM: `C = alpha * op(A) * op(B) + beta * C`.
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+           b: UnsafePointer<Float>, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                beta, c, blasint(ldc))
+}
+
+/// Geometry of a 2-D convolution over the (F, T) plane; a 1-D convolution over time has
+/// `kh = 1, sh = 1, ph = 0`.
+struct ConvGeometry {
+    var kh = 1, kw = 1
+    var sh = 1, sw = 1
+    var ph = 0, pw = 0
+    var dh = 1, dw = 1
+    /// Extra zeros past the right end of the width axis (demucs pads time to a multiple of
+    /// the stride before its time convolutions).
+    var padRight = 0
+
+    var taps: Int { kh * kw }
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && padRight == 0 }
+
+    func outHeight(_ h: Int) -> Int { (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1 }
+    func outWidth(_ w: Int) -> Int { (w + 2 * pw + padRight - dw * (kw - 1) - 1) / sw + 1 }
+}
+
+/// What a convolution does to its output tile after the SGEMM (the bias is always added).
+enum ConvEpilogue {
+    /// Bias only.
+    case none
+    /// Bias, then exact GELU.
+    case gelu
+    /// Bias, then GLU over the output channels: the result has half the channels.
+    case glu
+}
+
+/// Output columns per tile: the tile's column matrix (`kdim` rows) and output (`rows` rows)
+/// stay near a core's L2 (1 MB here), at least 128 columns so the SGEMM keeps its speed,
+/// and at least four tiles per worker when there are enough columns to share.
+private func tileColumns(total: Int, kdim: Int, rows: Int) -> Int {
+    let budget = 262_144  // floats
+    var columns = budget / max(1, max(kdim, rows))
+    columns = min(columns, (total + 4 * Parallel.threads - 1) / (4 * Parallel.threads))
+    columns = max(128, (columns + 15) / 16 * 16)
+    return min(columns, total)
+}
+
+extension Kernels {
+    /// Convolution of `x [Cin, B, H, W]` with a PyTorch weight `[Cout, Cin, kh, kw]` (or
+    /// `[Cout, Cin, k]`) and bias `[Cout]`, then `epilogue`: `[Cout, B, Ho, Wo]` (`Cout / 2`
+    /// channels for `.glu`).
+    static func conv(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                     cout: Int, _ g: ConvGeometry, epilogue: ConvEpilogue = .none) -> Activation {
+        let ho = g.outHeight(x.f), wo = g.outWidth(x.t)
+        let outChannels = epilogue == .glu ? cout / 2 : cout
+        let out = x.new(c: outChannels, f: ho, t: wo)
+        let n = out.columns
+        let pointwise = g.isPointwise
+        let kdim = x.c * g.taps
+        // A pointwise convolution without GLU needs no tile in cache: one tile per worker, so
+        // each packs the weights once.
+        let tile = pointwise && epilogue != .glu
+            ? min(n, max(16, (n + Parallel.threads - 1) / Parallel.threads))
+            : tileColumns(total: n, kdim: pointwise ? 0 : kdim, rows: cout)
+        let tiles = (n + tile - 1) / tile
+        let workers = min(Parallel.threads, tiles)
+        // Per worker: the tile's columns (unless pointwise) and, for GLU, its pre-activation.
+        let columnFloats = pointwise ? 0 : kdim * tile
+        let preFloats = epilogue == .glu ? cout * tile : 0
+        let perWorker = columnFloats + preFloats
+        let scratch = x.new(c: 1, b: 1, f: 1, t: max(1, perWorker * workers))
+        let nIn = x.columns
+        Parallel.forTiles(tiles) { index, worker in
+            let c0 = index * tile, nc = min(tile, n - c0)
+            let mine = scratch.data + worker * perWorker
+            let b: UnsafePointer<Float>, ldb: Int
+            if pointwise {
+                b = UnsafePointer(x.data + c0); ldb = nIn
+            } else {
+                im2col(x, g, ho: ho, wo: wo, columns: c0..<(c0 + nc), into: mine)
+                b = UnsafePointer(mine); ldb = nc
+            }
+            switch epilogue {
+            case .none, .gelu:
+                let c = out.data + c0
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: b, ldb: ldb, beta: 0, c: c, ldc: n)
+                for ch in 0..<cout {
+                    let row = c + ch * n, add = bias?[ch] ?? 0
+                    if epilogue == .gelu {
+                        for j in 0..<nc { row[j] = fastGelu(row[j] + add) }
+                    } else if bias != nil {
+                        for j in 0..<nc { row[j] += add }
+                    }
+                }
+            case .glu:
+                let pre = mine + columnFloats
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: b, ldb: ldb, beta: 0, c: pre, ldc: nc)
+                let half = cout / 2
+                for ch in 0..<half {
+                    let a = pre + ch * nc, gate = pre + (ch + half) * nc, o = out.data + ch * n + c0
+                    let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
+                    for j in 0..<nc { o[j] = (a[j] + ba) * fastSigmoid(gate[j] + bg) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A linear layer on tokens `x [in, B, F, T]` (a 1x1 convolution): `W[out, in] x + b`.
+    static func linear(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                       outChannels: Int, epilogue: ConvEpilogue = .none) -> Activation {
+        conv(x, weight: weight, bias: bias, cout: outChannels, ConvGeometry(), epilogue: epilogue)
+    }
+
+    /// Columns `columns` (flat output positions `(b * Ho + ho) * Wo + wo`) of the im2col
+    /// matrix of a convolution: `[Cin*kh*kw, columns.count]`.
+    private static func im2col(_ x: Activation, _ g: ConvGeometry, ho: Int, wo: Int, columns: Range<Int>,
+                               into cols: UnsafeMutablePointer<Float>) {
+        let H = x.f, W = x.t
+        let nc = columns.count
+        for ci in 0..<x.c {
+            for ki in 0..<g.kh {
+                for kj in 0..<g.kw {
+                    let dst = cols + ((ci * g.kh + ki) * g.kw + kj) * nc - columns.lowerBound
+                    let off = kj * g.dw - g.pw
+                    var c = columns.lowerBound
+                    while c < columns.upperBound {
+                        // One output row's share of the tile: positions o0..<o1 of row r.
+                        let r = c / wo, o0 = c % wo
+                        let o1 = min(wo, o0 + columns.upperBound - c)
+                        let d = dst + c - o0  // d[o] is the column of output position o
+                        let item = r / ho, h = (r % ho) * g.sh + ki * g.dh - g.ph
+                        if h < 0 || h >= H {
+                            (d + o0).update(repeating: 0, count: o1 - o0)
+                        } else {
+                            let src = x.at(ci, item) + h * W
+                            if g.sw == 1 {
+                                // Inside the input: 0 <= o + off < W.
+                                let lo = min(o1, max(o0, -off)), hi = max(lo, min(o1, W - off))
+                                if lo > o0 { (d + o0).update(repeating: 0, count: lo - o0) }
+                                if hi > lo { (d + lo).update(from: src + lo + off, count: hi - lo) }
+                                if o1 > hi { (d + hi).update(repeating: 0, count: o1 - hi) }
+                            } else {
+                                for o in o0..<o1 {
+                                    let w = o * g.sw + off
+                                    d[o] = (w >= 0 && w < W) ? src[w] : 0
+                                }
+                            }
+                        }
+                        c += o1 - o0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Transposed convolution (no padding, no dilation) of `x [Cin, B, Hi, Wi]` with a PyTorch
+    /// weight `[Cin, Cout, kh, kw]`, keeping only output rows `hKeep` and columns `wKeep` of the
+    /// full `[(Hi-1)*sh+kh, (Wi-1)*sw+kw]` result (the crop demucs applies right after).
+    ///
+    /// Tiles of input columns run in two phases, even tiles then odd ones: neighbouring input
+    /// positions write overlapping outputs (kernel 8, stride 4), tiles two apart never do.
+    static func convTranspose(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Activation {
+        let cin = x.c, hi = x.f, wi = x.t
+        let hk = hKeep.count, wk = wKeep.count
+        let out = x.new(c: cout, f: hk, t: wk)
+        fillRows(out.data, rows: cout, columns: out.columns, bias: bias)
+        let m = cout * g.taps
+        let nIn = x.columns
+        // Overlap reach: input rows closer than ceil(kh/sh) (columns: ceil(kw/sw)) share
+        // outputs. Along F, tiles are whole input rows (at least the reach); along time,
+        // any run of at least the reach.
+        let rowReach = (g.kh + g.sh - 1) / g.sh - 1, columnReach = (g.kw + g.sw - 1) / g.sw - 1
+        var tile = tileColumns(total: nIn, kdim: 0, rows: m)
+        if rowReach > 0 {
+            let rows = max(rowReach, tile / wi)
+            tile = rows * wi
+        }
+        tile = max(tile, columnReach, 1)
+        let tiles = (nIn + tile - 1) / tile
+        let workers = min(Parallel.threads, tiles)
+        let scratch = x.new(c: 1, b: 1, f: 1, t: m * tile * workers)
+        for phase in 0..<2 {
+            let phaseTiles = (tiles - phase + 1) / 2
+            Parallel.forTiles(phaseTiles) { index, worker in
+                let c0 = (2 * index + phase) * tile, nc = min(tile, nIn - c0)
+                let cols = scratch.data + worker * m * tile
+                sgemm(transA: true, m: m, n: nc, k: cin, a: weight, lda: m,
+                      b: x.data + c0, ldb: nIn, beta: 0, c: cols, ldc: nc)
+                for co in 0..<cout {
+                    for ki in 0..<g.kh {
+                        for kj in 0..<g.kw {
+                            let src = cols + ((co * g.kh + ki) * g.kw + kj) * nc - c0
+                            let off = kj - wKeep.lowerBound
+                            var c = c0
+                            while c < c0 + nc {
+                                let r = c / wi, w0 = c % wi
+                                let w1 = min(wi, w0 + c0 + nc - c)
+                                let s = src + c - w0  // s[w] is input position w of row r
+                                c += w1 - w0
+                                let item = r / hi, h = (r % hi) * g.sh + ki - hKeep.lowerBound
+                                if h < 0 || h >= hk { continue }
+                                let dst = out.at(co, item) + h * wk
+                                if g.sw == 1 {
+                                    let lo = min(w1, max(w0, -off)), up = max(lo, min(w1, wk - off))
+                                    for w in lo..<up { dst[w + off] += s[w] }
+                                } else {
+                                    for w in w0..<w1 {
+                                        let o = w * g.sw + off
+                                        if o >= 0 && o < wk { dst[o] += s[w] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Fills each of `rows` rows of `columns` floats with its bias (or zero).
+    static func fillRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
+        Parallel.forRanges(rows, cost: columns) { range in
+            for r in range { (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns) }
+        }
+    }
+}

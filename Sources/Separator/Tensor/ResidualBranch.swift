@@ -1,0 +1,109 @@
+// One DConv residual branch fused per tile of sequences:
+// `x += scale * GLU(GN2(conv2(GELU(GN1(conv1(x))))))`, where every GroupNorm has one group and
+// takes its statistics per sequence (one (item, frequency row) of `T` steps) and conv1 runs
+// along time only. Both GroupNorms and both convolutions therefore stay inside a sequence:
+// a worker can run the whole branch on a few sequences in its cache, and the `[2C, B*F*T]`
+// output of conv2, the largest tensor of the frequency branch, never goes through memory.
+
+/// The weights of one DConv branch, as raw pointers for the kernel.
+struct ResidualBranchWeights {
+    let dilation: Int
+    let hidden: Int
+    let conv1: UnsafePointer<Float>, bias1: UnsafePointer<Float>
+    let norm1Weight: UnsafePointer<Float>, norm1Bias: UnsafePointer<Float>
+    let conv2: UnsafePointer<Float>, bias2: UnsafePointer<Float>
+    let norm2Weight: UnsafePointer<Float>, norm2Bias: UnsafePointer<Float>
+    let scale: UnsafePointer<Float>
+}
+
+/// Floats of scratch one sequence of the fused branch needs at most (beyond it, the layer
+/// falls back to whole-tensor passes).
+let residualBranchSequenceBudget = 1 << 21
+
+extension Kernels {
+    /// Scratch floats per sequence of `length` steps for a branch on `channels` channels.
+    static func residualBranchFloats(channels: Int, hidden: Int, length: Int) -> Int {
+        (3 * channels + hidden + 2 * channels) * length
+    }
+
+    /// Runs one DConv branch in place on `x [C, B, F, T]` (sequences: B*F rows of T).
+    static func residualBranch(_ x: Activation, _ w: ResidualBranchWeights) {
+        let c = x.c, hidden = w.hidden, length = x.t, sequences = x.b * x.f
+        let n = x.columns
+        let perSequence = residualBranchFloats(channels: c, hidden: hidden, length: length)
+        // Sequences per tile: the tile's scratch near L2 (1 MB), at least 4 tiles per worker.
+        var perTile = max(1, 196_608 / perSequence)
+        perTile = min(perTile, max(1, sequences / (4 * Parallel.threads)))
+        let tiles = (sequences + perTile - 1) / perTile
+        let workers = min(Parallel.threads, tiles)
+        let perWorker = perSequence * perTile
+        let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
+        let kdim = 3 * c
+        Parallel.forTiles(tiles) { tile, worker in
+            let s0 = tile * perTile, rows = min(perTile, sequences - s0)
+            let nc = rows * length, c0 = s0 * length
+            let cols = scratch.data + worker * perWorker
+            let h = cols + kdim * nc, y = h + hidden * nc
+            // conv1 (kernel 3, dilation d, padding d, along time within each sequence).
+            for ci in 0..<c {
+                let src = x.data + ci * n + c0
+                for tap in 0..<3 {
+                    let off = (tap - 1) * w.dilation
+                    let lo = max(0, -off), hi = min(length, length - off)
+                    let dst = cols + (ci * 3 + tap) * nc
+                    for r in 0..<rows {
+                        let d = dst + r * length, s = src + r * length
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi > lo { (d + lo).update(from: s + lo + off, count: hi - lo) }
+                        if hi < length { (d + hi).update(repeating: 0, count: length - hi) }
+                    }
+                }
+            }
+            sgemm(m: hidden, n: nc, k: kdim, a: w.conv1, lda: kdim, b: cols, ldb: nc, beta: 0, c: h, ldc: nc)
+            normalizeSequences(h, channels: hidden, rows: rows, length: length, stride: nc,
+                               bias: w.bias1, weight: w.norm1Weight, shift: w.norm1Bias, gelu: true)
+            sgemm(m: 2 * c, n: nc, k: hidden, a: w.conv2, lda: hidden, b: h, ldb: nc, beta: 0, c: y, ldc: nc)
+            normalizeSequences(y, channels: 2 * c, rows: rows, length: length, stride: nc,
+                               bias: w.bias2, weight: w.norm2Weight, shift: w.norm2Bias, gelu: false)
+            for ch in 0..<c {
+                let s = w.scale[ch]
+                let o = x.data + ch * n + c0, a = y + ch * nc, g = y + (ch + c) * nc
+                for j in 0..<nc { o[j] += s * (a[j] * fastSigmoid(g[j])) }
+            }
+        }
+    }
+
+    /// Adds the convolution's bias to `p [channels, stride]` (its first `rows * length`
+    /// columns), then GroupNorm(1, channels) per sequence of `length` columns (biased variance,
+    /// eps 1e-5 inside the square root, sums in double), the affine `weight`/`shift`, and
+    /// optionally exact GELU; in place, on the calling thread.
+    private static func normalizeSequences(_ p: UnsafeMutablePointer<Float>, channels: Int, rows: Int, length: Int,
+                                           stride: Int, bias: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                           shift: UnsafePointer<Float>, gelu: Bool) {
+        let count = Double(channels * length)
+        for r in 0..<rows {
+            var sum = 0.0
+            for ch in 0..<channels {
+                let q = p + ch * stride + r * length, b = bias[ch]
+                for j in 0..<length { q[j] += b }
+                sum += laneSum(q, length)
+            }
+            let mean = sum / count
+            var squares = 0.0
+            for ch in 0..<channels {
+                squares += laneSumOfSquares(p + ch * stride + r * length, length, mean: Float(mean))
+            }
+            let rstd = 1.0 / (squares / count + 1e-5).squareRoot()
+            for ch in 0..<channels {
+                let q = p + ch * stride + r * length
+                let a = Float(rstd * Double(weight[ch]))
+                let b = Float(Double(shift[ch]) - mean * rstd * Double(weight[ch]))
+                if gelu {
+                    for j in 0..<length { q[j] = fastGelu(q[j] * a + b) }
+                } else {
+                    for j in 0..<length { q[j] = q[j] * a + b }
+                }
+            }
+        }
+    }
+}
