@@ -274,7 +274,7 @@ struct DecoderLayer {
                 z = Reshape.crop(whole, f: keep, t: 0..<y.t)
             } else {
                 z = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
-                                          hKeep: keep, wKeep: 0..<y.t)
+                                          hKeep: keep, wKeep: 0..<y.t, gelu: !last)
             }
         } else {
             g.kw = kernel; g.sw = stride
@@ -288,10 +288,10 @@ struct DecoderLayer {
                 z = Reshape.crop(whole, f: 0..<1, t: keep)
             } else {
                 z = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
-                                          hKeep: 0..<1, wKeep: keep)
+                                          hKeep: 0..<1, wKeep: keep, gelu: !last)
             }
         }
-        if !last { Kernels.gelu(z) }
+        if !last && norm2 != nil { Kernels.gelu(z) }  // else fused above
         return (z, y)
     }
 }

@@ -45,15 +45,19 @@ enum ConvEpilogue {
     case glu
 }
 
-/// Output columns per tile: the tile's column matrix (`kdim` rows) and output (`rows` rows)
-/// stay near a core's L2 (1 MB here), at least 128 columns so the SGEMM keeps its speed,
-/// and at least four tiles per worker when there are enough columns to share.
-private func tileColumns(total: Int, kdim: Int, rows: Int) -> Int {
-    let budget = 262_144  // floats
-    var columns = budget / max(1, max(kdim, rows))
-    columns = min(columns, (total + 4 * Parallel.threads - 1) / (4 * Parallel.threads))
-    columns = max(128, (columns + 15) / 16 * 16)
-    return min(columns, total)
+/// Output columns per tile. Every tile's SGEMM packs the whole weight matrix again, at about
+/// a fortieth of the speed it multiplies: tiles of 1024 columns keep that near 4 %, unless
+/// the weights are small enough to stay in L2 (then 256). The tile's column matrix stays
+/// under 10 MB (two of them fit the 32 MB L3). The tile count is a multiple of the workers,
+/// so they finish together.
+private func tileColumns(total: Int, kdim: Int, rows: Int, columnMatrix: Bool) -> Int {
+    let weights = rows * kdim
+    var columns = weights <= 65_536 ? 1024 : 1024
+    if columnMatrix { columns = min(columns, max(128, 2_621_440 / kdim)) }
+    var tiles = max(1, (total + columns - 1) / columns)
+    tiles = (tiles + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+    columns = (total + tiles - 1) / tiles
+    return min(total, max(16, (columns + 15) / 16 * 16))
 }
 
 extension Kernels {
@@ -72,7 +76,7 @@ extension Kernels {
         // each packs the weights once.
         let tile = pointwise && epilogue != .glu
             ? min(n, max(16, (n + Parallel.threads - 1) / Parallel.threads))
-            : tileColumns(total: n, kdim: pointwise ? 0 : kdim, rows: cout)
+            : tileColumns(total: n, kdim: kdim, rows: cout, columnMatrix: !pointwise)
         let tiles = (n + tile - 1) / tile
         let workers = min(Parallel.threads, tiles)
         // Per worker: the tile's columns (unless pointwise) and, for GLU, its pre-activation.
@@ -167,45 +171,44 @@ extension Kernels {
 
     /// Transposed convolution (no padding, no dilation) of `x [Cin, B, Hi, Wi]` with a PyTorch
     /// weight `[Cin, Cout, kh, kw]`, keeping only output rows `hKeep` and columns `wKeep` of the
-    /// full `[(Hi-1)*sh+kh, (Wi-1)*sw+kw]` result (the crop demucs applies right after).
+    /// full `[(Hi-1)*sh+kh, (Wi-1)*sw+kw]` result (the crop demucs applies right after), then
+    /// exact GELU if `gelu`.
     ///
-    /// Tiles of input columns run in two phases, even tiles then odd ones: neighbouring input
-    /// positions write overlapping outputs (kernel 8, stride 4), tiles two apart never do.
+    /// Neighbouring input positions write overlapping outputs (kernel 8, stride 4), so the
+    /// workers split the output channels, not the columns: each owns its channels' outputs
+    /// and its slice of the weights, and walks all input columns in tiles (SGEMM into its
+    /// scratch, then col2im into its channels).
     static func convTranspose(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>) -> Activation {
+                              cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>,
+                              gelu: Bool = false) -> Activation {
         let cin = x.c, hi = x.f, wi = x.t
         let hk = hKeep.count, wk = wKeep.count
         let out = x.new(c: cout, f: hk, t: wk)
-        fillRows(out.data, rows: cout, columns: out.columns, bias: bias)
         let m = cout * g.taps
-        let nIn = x.columns
-        // Overlap reach: input rows closer than ceil(kh/sh) (columns: ceil(kw/sw)) share
-        // outputs. Along F, tiles are whole input rows (at least the reach); along time,
-        // any run of at least the reach.
-        let rowReach = (g.kh + g.sh - 1) / g.sh - 1, columnReach = (g.kw + g.sw - 1) / g.sw - 1
-        var tile = tileColumns(total: nIn, kdim: 0, rows: m)
-        if rowReach > 0 {
-            let rows = max(rowReach, tile / wi)
-            tile = rows * wi
-        }
-        tile = max(tile, columnReach, 1)
-        let tiles = (nIn + tile - 1) / tile
-        let workers = min(Parallel.threads, tiles)
-        let scratch = x.new(c: 1, b: 1, f: 1, t: m * tile * workers)
-        for phase in 0..<2 {
-            let phaseTiles = (tiles - phase + 1) / 2
-            Parallel.forTiles(phaseTiles) { index, worker in
-                let c0 = (2 * index + phase) * tile, nc = min(tile, nIn - c0)
-                let cols = scratch.data + worker * m * tile
-                sgemm(transA: true, m: m, n: nc, k: cin, a: weight, lda: m,
+        let nIn = x.columns, nOut = out.columns
+        let parts = min(Parallel.threads, cout)
+        let widest = (cout + parts - 1) / parts
+        let tile = min(nIn, max(256, 1_048_576 / (widest * g.taps)))
+        let scratch = x.new(c: 1, b: 1, f: 1, t: widest * g.taps * tile * parts)
+        Parallel.forTiles(parts) { part, worker in
+            let co0 = cout * part / parts, co1 = cout * (part + 1) / parts
+            let rows = (co1 - co0) * g.taps
+            let cols = scratch.data + worker * widest * g.taps * tile
+            for co in co0..<co1 { (out.data + co * nOut).update(repeating: bias?[co] ?? 0, count: nOut) }
+            var c0 = 0
+            while c0 < nIn {
+                let nc = min(tile, nIn - c0)
+                // cols[(co, ki, kj), column] for this worker's channels: A^T's columns co0*taps...
+                sgemm(transA: true, m: rows, n: nc, k: cin, a: weight + co0 * g.taps, lda: m,
                       b: x.data + c0, ldb: nIn, beta: 0, c: cols, ldc: nc)
-                for co in 0..<cout {
+                for co in co0..<co1 {
                     for ki in 0..<g.kh {
                         for kj in 0..<g.kw {
-                            let src = cols + ((co * g.kh + ki) * g.kw + kj) * nc - c0
+                            let src = cols + (((co - co0) * g.kh + ki) * g.kw + kj) * nc - c0
                             let off = kj - wKeep.lowerBound
                             var c = c0
                             while c < c0 + nc {
+                                // Input positions w0..<w1 of row r (item, input frequency).
                                 let r = c / wi, w0 = c % wi
                                 let w1 = min(wi, w0 + c0 + nc - c)
                                 let s = src + c - w0  // s[w] is input position w of row r
@@ -226,6 +229,11 @@ extension Kernels {
                         }
                     }
                 }
+                c0 += nc
+            }
+            if gelu {
+                let p = out.data + co0 * nOut
+                for j in 0..<(co1 - co0) * nOut { p[j] = fastGelu(p[j]) }
             }
         }
         return out

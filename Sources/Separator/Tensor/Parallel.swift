@@ -11,6 +11,9 @@
 import COpenBLAS
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 enum Parallel {
     /// Worker threads: what OpenBLAS was configured to use (OPENBLAS_NUM_THREADS, else the
@@ -22,11 +25,30 @@ enum Parallel {
         return count
     }()
 
+    /// Runs `body` with every `forTiles`/`forRanges` it reaches running inline on the calling
+    /// thread (a worker that runs a whole forward pass on its own).
+    static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
+    }
+
+    /// Whether the calling thread runs its kernels serially (inside `serially`).
+    private static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
+    /// The thread-specific flag of `serially`.
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Calls `body(tile, worker)` for every tile in `0..<tiles`, on up to `threads` workers at
     /// once; `worker` (in `0..<threads`) names the caller's private scratch. Tiles are handed
     /// out one at a time, so a worker slowed down by the shared machine takes fewer.
     static func forTiles(_ tiles: Int, _ body: (_ tile: Int, _ worker: Int) -> Void) {
-        let workers = min(threads, tiles)
+        let workers = isSerial ? 1 : min(threads, tiles)
         if workers <= 1 {
             for tile in 0..<tiles { body(tile, 0) }
             return
@@ -49,7 +71,7 @@ enum Parallel {
     /// Calls `body` on `threads` contiguous parts of `0..<count` at once (inline when the
     /// work, `count * cost` in rough float operations, is too small to pay for a hand-off).
     static func forRanges(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = min(threads, count)
+        let parts = isSerial ? 1 : min(threads, count)
         if parts <= 1 || count * cost < 32_768 {
             body(0..<count)
             return
