@@ -22,12 +22,13 @@ extension Kernels {
         let scale = 1 / Float(dh).squareRoot()
         let blocks = (lq + queryBlock - 1) / queryBlock
         let workers = min(Parallel.threads, q.b * heads * blocks)
-        let perWorker = queryBlock * (lk + 1)  // scores, then each row's 1 / sum
+        let perWorker = queryBlock * (lk + 1 + dh)  // scores, each row's 1 / sum, the context^T
         let scratch = q.new(c: 1, b: 1, f: 1, t: perWorker * workers)
         Parallel.forTiles(q.b * heads * blocks) { task, worker in
             let item = task / (heads * blocks), h = (task / blocks) % heads
             let q0 = (task % blocks) * queryBlock, rows = min(queryBlock, lq - q0)
             let scores = scratch.data + worker * perWorker, inverseSums = scores + queryBlock * lk
+            let contextT = inverseSums + queryBlock
             let qh = qp.data + h * dh * nq + item * lq + q0
             let kh = kvp.data + h * dh * nk + item * lk
             let vh = kvp.data + (c + h * dh) * nk + item * lk
@@ -35,14 +36,15 @@ extension Kernels {
             sgemm(transA: true, m: rows, n: lk, k: dh, alpha: scale, a: qh, lda: nq,
                   b: kh, ldb: nk, beta: 0, c: scores, ldc: lk)
             exponentiateRows(scores, rows: rows, n: lk, inverseSums: inverseSums)
-            // ctx_h[dh, rows] = Vh[dh, Lk] exp(scores)^T, then each query's column / its sum:
-            // the softmax's division on dh values per query instead of Lk.
+            // ctxT[rows, dh] = exp(scores)[rows, Lk] Vh^T, then written transposed into the
+            // channel-major context with each query's row divided by its sum: the softmax's
+            // division on dh values per query instead of Lk.
+            sgemm(transB: true, m: rows, n: dh, k: lk, a: scores, lda: lk, b: vh, ldb: nk,
+                  beta: 0, c: contextT, ldc: dh)
             let out = ctx.data + h * dh * nq + item * lq + q0
-            sgemm(transB: true, m: dh, n: rows, k: lk, a: vh, lda: nk, b: scores, ldb: lk,
-                  beta: 0, c: out, ldc: nq)
-            for d in 0..<dh {
-                let row = out + d * nq
-                for j in 0..<rows { row[j] *= inverseSums[j] }
+            for j in 0..<rows {
+                let inverse = inverseSums[j], src = contextT + j * dh
+                for d in 0..<dh { out[d * nq + j] = src[d] * inverse }
             }
         }
         return linear(ctx, weight: outProj, bias: outBias, outChannels: c)
