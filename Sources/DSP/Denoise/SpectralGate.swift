@@ -697,9 +697,9 @@ extension SpectralGate {
         // zero-padded by 2r before and r after; the triangle centred on bin f is B2[f + 3r].
         let ring = r + 2  // B1 rows j - r - 1 ... j are alive at once
         let first = ws.boxRows.reserve(ring * width)
-        let sum1 = ws.boxSum1.reserve(width)
+        let zero = ws.boxSum1.reserve(width)
         let sum2 = ws.boxSum2.reserve(width)
-        sum1.update(repeating: 0, count: width)
+        zero.update(repeating: 0, count: width)
         sum2.update(repeating: 0, count: width)
         let norm = 1 / Float((r + 1) * (r + 1))
         let taps = 2 * tr
@@ -708,30 +708,23 @@ extension SpectralGate {
         let block = ws.block.reserve(16 * outWidth)
         let shift = kO0 - tiles.kM0  // output frame k is column (k - kM0) + tr; taps j in -tr...tr
         for j in 0..<(bins + 3 * r) {
-            // B1 row j: add input row j - 2r, drop input row j - 3r - 1. Float running sums:
-            // a binary (stationary) mask sums exactly; a sigmoid mask drifts by a few ulps
-            // of r + 1 over the 513 rows, far below the 1e-3 budget.
+            // B1 row j = B1 row j - 1 + input row j - 2r - input row j - 3r - 1, and B2 row j =
+            // B2 row j - 1 + B1 row j - B1 row j - r - 1, in one pass; a missing row is the zero
+            // row (x + 0 and x - 0 are x: the sums are never -0). Float running sums: a binary
+            // (stationary) mask sums exactly; a sigmoid mask drifts by a few ulps of r + 1 over
+            // the 513 rows, far below the 1e-3 budget.
             let add = j - 2 * r, drop = j - 3 * r - 1
+            let addRow = UnsafePointer(add >= 0 && add < bins ? transposed + add * width : zero)
+            let dropRow = UnsafePointer(drop >= 0 && drop < bins ? transposed + drop * width : zero)
+            let previous = UnsafePointer(j >= 1 ? first + ((j - 1) % ring) * width : zero)
+            let old = UnsafePointer(j - r - 1 >= 0 ? first + ((j - r - 1) % ring) * width : zero)
             let b1 = first + (j % ring) * width
-            if add >= 0 && add < bins {
-                let row = transposed + add * width
-                var c = 0
-                while c < width { sum1[c] += row[c]; c &+= 1 }
-            }
-            if drop >= 0 && drop < bins {
-                let row = transposed + drop * width
-                var c = 0
-                while c < width { sum1[c] -= row[c]; c &+= 1 }
-            }
-            b1.update(from: sum1, count: width)
-            // B2 row j: add B1 row j, drop B1 row j - r - 1.
-            if j - r - 1 >= 0 {
-                let old = first + ((j - r - 1) % ring) * width
-                var c = 0
-                while c < width { sum2[c] += b1[c] - old[c]; c &+= 1 }
-            } else {
-                var c = 0
-                while c < width { sum2[c] += b1[c]; c &+= 1 }
+            var c = 0
+            while c < width {
+                let value = (previous[c] + addRow[c]) - dropRow[c]
+                b1[c] = value
+                sum2[c] += value - old[c]
+                c &+= 1
             }
             let f = j - 3 * r
             guard f >= 0 else { continue }
@@ -740,6 +733,26 @@ extension SpectralGate {
             let out = block + (f & 15) * outWidth
             let sums = UnsafePointer(sum2 + shift)
             var i = 0
+            // Four vectors at once: one accumulator's chain of adds would wait on each add.
+            while i + 48 < outFrames {
+                var s0 = SIMD16<Float>(repeating: 0), s1 = s0, s2 = s0, s3 = s0
+                var t = 0
+                while t <= taps {
+                    let w = weights[t]
+                    let p = UnsafeRawPointer(sums + (i &+ t))
+                    s0 += p.loadUnaligned(as: SIMD16<Float>.self) * w
+                    s1 += p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self) * w
+                    s2 += p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self) * w
+                    s3 += p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self) * w
+                    t &+= 1
+                }
+                let o = UnsafeMutableRawPointer(out + i)
+                o.storeBytes(of: s0, as: SIMD16<Float>.self)
+                o.storeBytes(of: s1, toByteOffset: 64, as: SIMD16<Float>.self)
+                o.storeBytes(of: s2, toByteOffset: 128, as: SIMD16<Float>.self)
+                o.storeBytes(of: s3, toByteOffset: 192, as: SIMD16<Float>.self)
+                i &+= 64
+            }
             while i < outFrames {
                 var sum = SIMD16<Float>(repeating: 0)
                 var t = 0
