@@ -31,7 +31,8 @@ public final class SpectralGate: Sendable {
     let hop: Int
     let bins: Int
     let half: Int
-    let fft: RealFFT
+    /// The r2c / c2r of nFFT points (FFTW complex transforms of nFFT/2 points, see HalfSizeRealFFT).
+    let fft: HalfSizeRealFFT
     /// Periodic Hann of `winLength`.
     let window: [Float]
     /// `window / nFFT`: the inverse FFT's 1/N folded into the synthesis window.
@@ -124,7 +125,7 @@ public final class SpectralGate: Sendable {
         self.hop = hop
         self.bins = p.nFFT / 2 + 1
         self.half = winLength / 2
-        self.fft = RealFFT(size: p.nFFT, planning: .measure)
+        self.fft = HalfSizeRealFFT(size: p.nFFT, planning: .measure)
         let window = Window.hann(winLength, periodic: true)
         self.window = window
         self.synthesisWindow = window.map { $0 / Float(p.nFFT) }
@@ -289,6 +290,7 @@ struct MaskTiles {
 /// per thread (or per call).
 public final class SpectralGateWorkspace {
     var frame = Scratch<Float>()
+    var fftScratch = Scratch<Float>()
     var spectrum = Scratch<Float>()
     var spectra = Scratch<Float>()
     var magnitudes = Scratch<Float>()
@@ -312,7 +314,7 @@ public final class SpectralGateWorkspace {
     public init() {}
 
     deinit {
-        frame.release(); spectrum.release(); spectra.release(); magnitudes.release();
+        frame.release(); fftScratch.release(); spectrum.release(); spectra.release(); magnitudes.release();
         transposed.release(); tile.release(); boxRows.release(); boxSum1.release(); boxSum2.release(); block.release(); taps.release()
         smoothed.release(); forwardIIR.release(); state.release()
         rowMax.release(); decibels.release(); inverseNorm.release()
@@ -331,13 +333,14 @@ extension SpectralGate {
         let frames = (count + 2 * half - winLength) / hop + 1
         let stride = alignedStride(2 * bins)
         let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         let spectrum = ws.spectrum.reserve(stride)
         let db = ws.decibels.reserve(frames * bins)
         let scaleF = Float(scale)
         for k in 0..<frames {
             fillFrame(frame, source: noise.baseAddress!, sourceStart: 0, validStart: 0, validEnd: count,
                       frameStart: k * hop - half)
-            fft.forward(frame, spectrum)
+            fft.forward(frame, spectrum, scratch: fftScratch)
             let row = db + k * bins
             for f in 0..<bins {
                 let re = spectrum[2 * f], im = spectrum[2 * f + 1]
@@ -451,6 +454,7 @@ extension SpectralGate {
         // 4. Masked spectra back to time, overlap-added over the kept part.
         let spectrum = ws.spectrum.reserve(stride)
         let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         synthesisWindow.withUnsafeBufferPointer { sw in
             for k in max(kO0, kZ0)..<max(max(kO0, kZ0), min(kO1, kZ1)) {
                 let row = spectra + (k - kA) * stride
@@ -460,7 +464,7 @@ extension SpectralGate {
                     spectrum[2 * f] = row[2 * f] * g
                     spectrum[2 * f + 1] = row[2 * f + 1] * g
                 }
-                fft.inverse(spectrum, frame)
+                fft.inverse(spectrum, frame, scratch: fftScratch)
                 let start = k * hop - half
                 let lo = max(0, keepStart - start)
                 let hi = min(winLength, keepEnd - start)
@@ -513,14 +517,15 @@ extension SpectralGate {
 
     /// The spectrum of stored frame `k` into `row` (zeros for a frame without signal).
     @inline(__always)
-    func forwardFrame(_ k: Int, _ g: ChunkFrames, into row: UnsafeMutablePointer<Float>, _ frame: UnsafeMutablePointer<Float>) {
+    func forwardFrame(_ k: Int, _ g: ChunkFrames, into row: UnsafeMutablePointer<Float>, _ frame: UnsafeMutablePointer<Float>,
+                      _ fftScratch: UnsafeMutablePointer<Float>) {
         guard k >= g.kZ0, k < g.kZ1 else {
             row.update(repeating: 0, count: 2 * bins)
             return
         }
         fillFrame(frame, source: g.source, sourceStart: g.chunkStart, validStart: g.z0, validEnd: g.z1,
                   frameStart: k * hop - half)
-        fft.forward(frame, row)
+        fft.forward(frame, row, scratch: fftScratch)
     }
 
     /// Forward STFT and stationary mask: 1 where the bin's dB (floored at its row's maximum
@@ -528,6 +533,7 @@ extension SpectralGate {
     func stationaryMask(_ g: ChunkFrames, spectra: UnsafeMutablePointer<Float>, stride: Int,
                         thresholds: StationaryThresholds, tiles: MaskTiles, _ ws: SpectralGateWorkspace) {
         let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         // Each row's maximum over the whole chunk (frames outside kA..<kB are zero).
         let rowMax = ws.rowMax.reserve(bins)
         rowMax.update(repeating: 0, count: bins)
@@ -538,7 +544,7 @@ extension SpectralGate {
             let threshold = thresholdBuffer.baseAddress!
             for k in g.kA..<g.kB {
                 let row = spectra + (k - g.kA) * stride
-                forwardFrame(k, g, into: row, frame)
+                forwardFrame(k, g, into: row, frame, fftScratch)
                 if k >= tiles.kM0 && k < tiles.kM1 {
                     // The row's maximum and the mask without the row floor (patched below).
                     let m = tiles.row(k)
@@ -578,6 +584,7 @@ extension SpectralGate {
     func nonStationaryMask(_ g: ChunkFrames, spectra: UnsafeMutablePointer<Float>, stride: Int,
                            tiles: MaskTiles, _ ws: SpectralGateWorkspace) {
         let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         let kM0 = tiles.kM0, kM1 = tiles.kM1, segments = g.segments, kA = g.kA, kB = g.kB
         let bins = self.bins
         let stored = kB - kA
@@ -596,7 +603,7 @@ extension SpectralGate {
         let forward = ws.forwardIIR.reserve(max(kept, 1) * bins)
         for k in kA..<kB {
             let row = spectra + (k - kA) * stride
-            forwardFrame(k, g, into: row, frame)
+            forwardFrame(k, g, into: row, frame, fftScratch)
             let x = magnitudes + (k - kA) * bins
             if k == 0 {
                 for f in 0..<bins {
