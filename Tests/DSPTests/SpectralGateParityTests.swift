@@ -117,6 +117,12 @@ final class SpectralGateParityTests: XCTestCase {
         cases.append(Case(name: "16k short, n_fft 128, non-stationary", rate: 16_000, signal: sShort, noise: nil,
                           stationary: false, parameters: SpectralGateParameters(stationary: false, nFFT: 128),
                           python: small))
+        // Fewer bins than one tile (n_fft 24: 13 bins; no frequency smoothing at 2 kHz bins).
+        let tiny: [String: Any] = ["n_fft": 24, "freq_mask_smooth_hz": NSNull()]
+        cases.append(Case(name: "16k short, n_fft 24, non-stationary", rate: 16_000, signal: sShort, noise: nil,
+                          stationary: false,
+                          parameters: SpectralGateParameters(stationary: false, nFFT: 24, freqMaskSmoothHz: nil),
+                          python: tiny))
         return cases
     }
 }

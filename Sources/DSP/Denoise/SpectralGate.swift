@@ -250,6 +250,8 @@ struct MaskTiles {
         self.timeRadius = timeRadius
         tileStride = alignedStride(bins)
         tile = ws.tile.reserve(16 * tileStride)
+        // The padding bins go to rows of `transposed` that are never read; zeros all the same.
+        for j in 0..<16 { (tile + j * tileStride + bins).update(repeating: 0, count: tileStride - bins) }
         let tiled = alignedStride(max(kM1 - kM0, 0))
         // 16 spare columns: the smoothing's time taps compute whole vectors of 16 frames and
         // may read up to 15 columns past the last frame's taps.
@@ -297,7 +299,7 @@ public final class SpectralGateWorkspace {
     var transposed = Scratch<Float>()
     var tile = Scratch<Float>()
     var boxRows = Scratch<Float>()
-    var boxSum1 = Scratch<Float>()
+    var zeroRow = Scratch<Float>()
     var boxSum2 = Scratch<Float>()
     var block = Scratch<Float>()
     var taps = Scratch<Float>()
@@ -315,7 +317,7 @@ public final class SpectralGateWorkspace {
 
     deinit {
         frame.release(); fftScratch.release(); spectrum.release(); spectra.release(); magnitudes.release();
-        transposed.release(); tile.release(); boxRows.release(); boxSum1.release(); boxSum2.release(); block.release(); taps.release()
+        transposed.release(); tile.release(); boxRows.release(); zeroRow.release(); boxSum2.release(); block.release(); taps.release()
         smoothed.release(); forwardIIR.release(); state.release()
         rowMax.release(); decibels.release(); inverseNorm.release()
     }
@@ -704,7 +706,7 @@ extension SpectralGate {
         // zero-padded by 2r before and r after; the triangle centred on bin f is B2[f + 3r].
         let ring = r + 2  // B1 rows j - r - 1 ... j are alive at once
         let first = ws.boxRows.reserve(ring * width)
-        let zero = ws.boxSum1.reserve(width)
+        let zero = ws.zeroRow.reserve(width)
         let sum2 = ws.boxSum2.reserve(width)
         zero.update(repeating: 0, count: width)
         sum2.update(repeating: 0, count: width)
@@ -770,10 +772,11 @@ extension SpectralGate {
                 UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD16<Float>.self)
                 i &+= 16
             }
-            // A full block of 16 bins goes back frame-major (the last, partial one writes its
-            // stale lines into the row padding past `bins`).
+            // A full block of 16 bins goes back frame-major; a partial last one too, its lines
+            // past `bins` (zeroed) landing in the row padding.
             if f & 15 == 15 || f == bins - 1 {
                 let f0 = f & ~15
+                for line in ((f & 15) + 1)..<16 { (block + line * outWidth).update(repeating: 0, count: outWidth) }
                 var i = 0
                 while i < outFrames {
                     transpose16x16(block + i, sourceStride: outWidth, smoothed + i * smoothedStride + f0,
