@@ -108,6 +108,21 @@ final class SpectralGateParityTests: XCTestCase {
                                                              propDecrease: 0.7, timeConstantSeconds: 0.5,
                                                              threshNMultNonstationary: 1.5),
                           python: customNS))
+        // A short signal and a small FFT: fewer frames and bins than one 16 x 16 tile of the
+        // mask transposes, bins not a multiple of 16.
+        let sShort = [TestSignals.machine(count: 1_500, rate: 16_000, seed: 6)]
+        let small: [String: Any] = ["n_fft": 128]
+        cases.append(Case(name: "16k short, n_fft 128, stationary", rate: 16_000, signal: sShort, noise: noise16,
+                          stationary: true, parameters: SpectralGateParameters(nFFT: 128), python: small))
+        cases.append(Case(name: "16k short, n_fft 128, non-stationary", rate: 16_000, signal: sShort, noise: nil,
+                          stationary: false, parameters: SpectralGateParameters(stationary: false, nFFT: 128),
+                          python: small))
+        // Fewer bins than one tile (n_fft 24: 13 bins; no frequency smoothing at 2 kHz bins).
+        let tiny: [String: Any] = ["n_fft": 24, "freq_mask_smooth_hz": NSNull()]
+        cases.append(Case(name: "16k short, n_fft 24, non-stationary", rate: 16_000, signal: sShort, noise: nil,
+                          stationary: false,
+                          parameters: SpectralGateParameters(stationary: false, nFFT: 24, freqMaskSmoothHz: nil),
+                          python: tiny))
         return cases
     }
 }

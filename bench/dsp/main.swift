@@ -18,6 +18,10 @@ func option(_ name: String, _ fallback: Int) -> Int {
 }
 let channels = option("--channels", 8)
 let repeats = option("--repeats", 5)
+// Profiling aids (`perf record` on our side only): `--only NAME` times one stage
+// (denoise_stationary, denoise_nonstationary, mel); `--no-reference` skips the Python side.
+let onlyStage: String? = arguments.firstIndex(of: "--only").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+let skipReference = arguments.contains("--no-reference")
 let rate = 16_000
 let length = 10 * rate
 
@@ -108,11 +112,18 @@ for threads in [1, 2] {
         ("denoise_nonstationary", { w, c in _ = nonStationary.process(input[c], workspace: gateSpaces.items[w]) }),
         ("mel", { w, c in _ = try? logMel.compute(input[c], workspace: melSpaces.items[w]) }),
     ]
-    for (name, body) in stages {
+    for (name, body) in stages where onlyStage == nil || onlyStage == name {
         let t = timePerChannel(threads: threads, body)
         ours["\(name)_\(threads)"] = t.wall
         ours["\(name)_cpu_\(threads)"] = t.cpu
     }
+}
+
+if skipReference {
+    for (key, value) in ours.sorted(by: { $0.key < $1.key }) {
+        print(key, String(format: "%.3f ms", value * 1000))
+    }
+    exit(0)
 }
 
 // The references, on the same samples.

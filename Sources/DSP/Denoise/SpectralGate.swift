@@ -31,7 +31,8 @@ public final class SpectralGate: Sendable {
     let hop: Int
     let bins: Int
     let half: Int
-    let fft: RealFFT
+    /// The r2c / c2r of nFFT points (FFTW complex transforms of nFFT/2 points, see HalfSizeRealFFT).
+    let fft: HalfSizeRealFFT
     /// Periodic Hann of `winLength`.
     let window: [Float]
     /// `window / nFFT`: the inverse FFT's 1/N folded into the synthesis window.
@@ -124,7 +125,7 @@ public final class SpectralGate: Sendable {
         self.hop = hop
         self.bins = p.nFFT / 2 + 1
         self.half = winLength / 2
-        self.fft = RealFFT(size: p.nFFT, planning: .measure)
+        self.fft = HalfSizeRealFFT(size: p.nFFT, planning: .measure)
         let window = Window.hann(winLength, periodic: true)
         self.window = window
         self.synthesisWindow = window.map { $0 / Float(p.nFFT) }
@@ -220,36 +221,92 @@ struct StationaryThresholds: Sendable {
     var power: [Float]
 }
 
-/// Where the mask of frame k, bin f lives: `base[f * width + (k - firstFrame)]` (bin-major, the
-/// layout the smoothing runs on).
-struct MaskLayout {
-    var base: UnsafeMutablePointer<Float>
-    var width: Int
-    var firstFrame: Int
+/// The unsmoothed mask of frames kM0 ..< kM1, bin-major (`transposed[f * width + timeRadius +
+/// k - kM0]`, zero columns for the frames outside the chunk on both sides): the layout in which
+/// the smoothing's box sums along frequency step over whole rows and its time taps run over
+/// contiguous frames.
+///
+/// The mask is computed frame-major, one contiguous vector loop per frame, into a tile of 16
+/// frames that is transposed into place 16 x 16 at a time in registers (`transpose16x16`).
+/// Writing each frame's bins straight into the bin-major array costs one store per bin, a row
+/// (2.5 kB) apart: a cache miss each, which made it the denoise stage's most expensive loop.
+struct MaskTiles {
+    /// 16 frame-major rows of `tileStride` floats (bins rounded up to 16; the extra values
+    /// land in rows past `bins` of `transposed`, which are never read).
+    let tile: UnsafeMutablePointer<Float>
+    let tileStride: Int
+    /// `tileStride` rows of `width` floats.
+    let transposed: UnsafeMutablePointer<Float>
+    let width: Int
+    let bins: Int
+    let timeRadius: Int
+    let kM0: Int
+    let kM1: Int
 
-    /// Bin 0 of frame `k`; bin f is `width * f` further.
+    init(bins: Int, kM0: Int, kM1: Int, timeRadius: Int, _ ws: SpectralGateWorkspace) {
+        self.bins = bins
+        self.kM0 = kM0
+        self.kM1 = kM1
+        self.timeRadius = timeRadius
+        tileStride = alignedStride(bins)
+        tile = ws.tile.reserve(16 * tileStride)
+        // The padding bins go to rows of `transposed` that are never read; zeros all the same.
+        for j in 0..<16 { (tile + j * tileStride + bins).update(repeating: 0, count: tileStride - bins) }
+        let tiled = alignedStride(max(kM1 - kM0, 0))
+        // 16 spare columns: the smoothing's time taps compute whole vectors of 16 frames and
+        // may read up to 15 columns past the last frame's taps.
+        width = alignedStride(tiled + 2 * timeRadius + 16)
+        transposed = ws.transposed.reserve(tileStride * width)
+        for f in 0..<bins {
+            let row = transposed + f * width
+            row.update(repeating: 0, count: timeRadius)
+            (row + timeRadius + tiled).update(repeating: 0, count: width - timeRadius - tiled)
+        }
+    }
+
+    /// Where frame `k`'s mask goes (bins 0 ..< bins, contiguous); `flush(k)` once the tile's
+    /// frames are all written.
     @inline(__always)
-    func column(_ k: Int) -> UnsafeMutablePointer<Float> { base + (k - firstFrame) }
+    func row(_ k: Int) -> UnsafeMutablePointer<Float> { tile + ((k - kM0) & 15) * tileStride }
+
+    /// True when frame `k` completes its tile in a pass that runs forward in time.
+    @inline(__always)
+    func endsTileForward(_ k: Int) -> Bool { (k - kM0) & 15 == 15 || k == kM1 - 1 }
+
+    /// Transposes the tile holding frame `k` into place; its frames at or past kM1 are zeros.
+    func flush(_ k: Int) {
+        let first = kM0 + ((k - kM0) & ~15)
+        for j in 0..<16 where first + j >= kM1 {
+            (tile + j * tileStride).update(repeating: 0, count: tileStride)
+        }
+        let column = transposed + timeRadius + (first - kM0)
+        var f0 = 0
+        while f0 < bins {
+            transpose16x16(tile + f0, sourceStride: tileStride, column + f0 * width, destinationStride: width)
+            f0 &+= 16
+        }
+    }
 }
 
 /// The scratch memory of one thread's `SpectralGate.process` calls. Not thread-safe: keep one
 /// per thread (or per call).
 public final class SpectralGateWorkspace {
     var frame = Scratch<Float>()
+    var fftScratch = Scratch<Float>()
     var spectrum = Scratch<Float>()
     var spectra = Scratch<Float>()
     var magnitudes = Scratch<Float>()
     var transposed = Scratch<Float>()
-    var maskRow = Scratch<Float>()
+    var tile = Scratch<Float>()
     var boxRows = Scratch<Float>()
-    var boxSum1 = Scratch<Float>()
+    var zeroRow = Scratch<Float>()
     var boxSum2 = Scratch<Float>()
     var block = Scratch<Float>()
+    var taps = Scratch<Float>()
     var smoothed = Scratch<Float>()
     var forwardIIR = Scratch<Float>()
     var state = Scratch<Float>()
     var rowMax = Scratch<Float>()
-    var passAll = Scratch<Bool>()
     var decibels = Scratch<Double>()
     /// The ISTFT normalization of the kept part of a chunk, cached by chunk geometry.
     var inverseNorm = Scratch<Float>()
@@ -259,10 +316,10 @@ public final class SpectralGateWorkspace {
     public init() {}
 
     deinit {
-        frame.release(); spectrum.release(); spectra.release(); magnitudes.release();
-        transposed.release(); maskRow.release(); boxRows.release(); boxSum1.release(); boxSum2.release(); block.release()
+        frame.release(); fftScratch.release(); spectrum.release(); spectra.release(); magnitudes.release();
+        transposed.release(); tile.release(); boxRows.release(); zeroRow.release(); boxSum2.release(); block.release(); taps.release()
         smoothed.release(); forwardIIR.release(); state.release()
-        rowMax.release(); passAll.release(); decibels.release(); inverseNorm.release()
+        rowMax.release(); decibels.release(); inverseNorm.release()
     }
 }
 
@@ -278,13 +335,14 @@ extension SpectralGate {
         let frames = (count + 2 * half - winLength) / hop + 1
         let stride = alignedStride(2 * bins)
         let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         let spectrum = ws.spectrum.reserve(stride)
         let db = ws.decibels.reserve(frames * bins)
         let scaleF = Float(scale)
         for k in 0..<frames {
             fillFrame(frame, source: noise.baseAddress!, sourceStart: 0, validStart: 0, validEnd: count,
                       frameStart: k * hop - half)
-            fft.forward(frame, spectrum)
+            fft.forward(frame, spectrum, scratch: fftScratch)
             let row = db + k * bins
             for f in 0..<bins {
                 let re = spectrum[2 * f], im = spectrum[2 * f + 1]
@@ -373,61 +431,42 @@ extension SpectralGate {
         let stored = kB - kA
         let stride = alignedStride(2 * bins)
 
-        // 1. Forward STFT of the stored frames (frames without signal are zero).
-        let frame = ws.frame.reserve(nFFT)
+        // 1-2. Forward STFT of the stored frames (frames without signal are zero) and, in the
+        // same pass while each spectrum is in cache, the mask of frames kM0 ..< kM1 before
+        // smoothing (non-stationary: the forward half of its running mean).
         let spectra = ws.spectra.reserve(stored * stride)
-        let sourceBase = source.baseAddress!
-        for k in kA..<kB {
-            let row = spectra + (k - kA) * stride
-            guard k >= kZ0, k < kZ1 else {
-                row.update(repeating: 0, count: 2 * bins)
-                continue
-            }
-            fillFrame(frame, source: sourceBase, sourceStart: i1, validStart: z0, validEnd: z1,
-                      frameStart: k * hop - half)
-            fft.forward(frame, row)
-        }
-
-        // 2. The mask of frames kM0 ..< kM1, before smoothing.
-        // Written transposed (a row per bin, frames along it, timeRadius zero columns on both
-        // sides), the layout the smoothing wants; frame k is column timeRadius + k - kM0.
-        let columns = kM1 - kM0
-        let width = alignedStride(columns + 2 * timeRadius)
-        let transposed = ws.transposed.reserve(bins * width)
-        for f in 0..<bins {
-            let row = transposed + f * width
-            row.update(repeating: 0, count: timeRadius)
-            (row + timeRadius + columns).update(repeating: 0, count: width - timeRadius - columns)
-        }
-        let mask = MaskLayout(base: transposed + timeRadius, width: width, firstFrame: kM0)
+        let geometry = ChunkFrames(source: source.baseAddress!, chunkStart: i1, z0: z0, z1: z1, kZ0: kZ0, kZ1: kZ1,
+                                   kA: kA, kB: kB, segments: segments)
+        let tiles = MaskTiles(bins: bins, kM0: kM0, kM1: kM1, timeRadius: timeRadius, ws)
         if let thresholds {
-            stationaryMask(spectra: spectra, stride: stride, kA: kA, kB: kB, kM0: kM0, kM1: kM1,
-                           thresholds: thresholds, mask: mask, ws)
+            stationaryMask(geometry, spectra: spectra, stride: stride, thresholds: thresholds, tiles: tiles, ws)
         } else {
-            nonStationaryMask(spectra: spectra, stride: stride, kA: kA, kB: kB, kM0: kM0, kM1: kM1,
-                              segments: segments, mask: mask, ws)
+            nonStationaryMask(geometry, spectra: spectra, stride: stride, tiles: tiles, ws)
         }
 
         // 3. Smoothing (fftconvolve 'same' with zeros outside) for the output frames kO0 ..< kO1.
         let outFrames = kO1 - kO0
-        let smoothed = ws.smoothed.reserve(bins * max(outFrames, 1))
-        smoothMask(mask: mask, kM0: kM0, kM1: kM1, kO0: kO0, kO1: kO1, into: smoothed, ws)
+        let smoothedStride = alignedStride(bins)
+        let smoothed = ws.smoothed.reserve(smoothedStride * alignedStride(max(outFrames, 1)))
+        smoothMask(tiles, kO0: kO0, kO1: kO1, into: smoothed, stride: smoothedStride, ws)
         // Non-stationary applies prop_decrease after smoothing (stationary before).
         let gain = Float(thresholds == nil ? parameters.propDecrease : 1)
         let offset = Float(thresholds == nil ? 1 - parameters.propDecrease : 0)
 
         // 4. Masked spectra back to time, overlap-added over the kept part.
         let spectrum = ws.spectrum.reserve(stride)
+        let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         synthesisWindow.withUnsafeBufferPointer { sw in
             for k in max(kO0, kZ0)..<max(max(kO0, kZ0), min(kO1, kZ1)) {
                 let row = spectra + (k - kA) * stride
-                let m = smoothed + (k - kO0) * bins
+                let m = smoothed + (k - kO0) * smoothedStride
                 for f in 0..<bins {
                     let g = m[f] * gain + offset
                     spectrum[2 * f] = row[2 * f] * g
                     spectrum[2 * f + 1] = row[2 * f + 1] * g
                 }
-                fft.inverse(spectrum, frame)
+                fft.inverse(spectrum, frame, scratch: fftScratch)
                 let start = k * hop - half
                 let lo = max(0, keepStart - start)
                 let hi = min(winLength, keepEnd - start)
@@ -469,57 +508,89 @@ extension SpectralGate {
         return norm
     }
 
-    /// Stationary mask: 1 where the bin's dB (floored at its row's maximum - 80) is above the
-    /// noise threshold, 0 elsewhere, then `mask * prop + (1 - prop)`.
-    func stationaryMask(spectra: UnsafeMutablePointer<Float>, stride: Int, kA: Int, kB: Int, kM0: Int, kM1: Int,
-                        thresholds: StationaryThresholds, mask: MaskLayout,
-                        _ ws: SpectralGateWorkspace) {
+    /// Where the signal lies in a chunk's frames, for the forward pass: the chunk starts at
+    /// signal index `chunkStart`; real samples are chunk positions z0 ..< z1, framed by kZ0 ..< kZ1;
+    /// frames kA ..< kB are stored; the chunk has `segments` frames.
+    struct ChunkFrames {
+        var source: UnsafePointer<Float>
+        var chunkStart: Int
+        var z0: Int, z1: Int, kZ0: Int, kZ1: Int, kA: Int, kB: Int, segments: Int
+    }
+
+    /// The spectrum of stored frame `k` into `row` (zeros for a frame without signal).
+    @inline(__always)
+    func forwardFrame(_ k: Int, _ g: ChunkFrames, into row: UnsafeMutablePointer<Float>, _ frame: UnsafeMutablePointer<Float>,
+                      _ fftScratch: UnsafeMutablePointer<Float>) {
+        guard k >= g.kZ0, k < g.kZ1 else {
+            row.update(repeating: 0, count: 2 * bins)
+            return
+        }
+        fillFrame(frame, source: g.source, sourceStart: g.chunkStart, validStart: g.z0, validEnd: g.z1,
+                  frameStart: k * hop - half)
+        fft.forward(frame, row, scratch: fftScratch)
+    }
+
+    /// Forward STFT and stationary mask: 1 where the bin's dB (floored at its row's maximum
+    /// - 80) is above the noise threshold, 0 elsewhere, then `mask * prop + (1 - prop)`.
+    func stationaryMask(_ g: ChunkFrames, spectra: UnsafeMutablePointer<Float>, stride: Int,
+                        thresholds: StationaryThresholds, tiles: MaskTiles, _ ws: SpectralGateWorkspace) {
+        let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
         // Each row's maximum over the whole chunk (frames outside kA..<kB are zero).
         let rowMax = ws.rowMax.reserve(bins)
         rowMax.update(repeating: 0, count: bins)
-        for k in kA..<kB {
-            let row = spectra + (k - kA) * stride
-            for f in 0..<bins {
-                let re = row[2 * f], im = row[2 * f + 1]
-                rowMax[f] = max(rowMax[f], re * re + im * im)
-            }
-        }
-        let passAll = ws.passAll.reserve(bins)
-        for f in 0..<bins {
-            let top = 20 * log10(Double(rowMax[f].squareRoot()) * scale + SpectralGate.eps)
-            passAll[f] = top - 80 > thresholds.decibels[f]
-        }
         let on = Float(parameters.propDecrease + (1 - parameters.propDecrease))
         let off = Float(1 - parameters.propDecrease)
-        thresholds.power.withUnsafeBufferPointer { threshold in
-            for k in kM0..<kM1 {
-                let row = spectra + (k - kA) * stride
-                var m = mask.column(k)
-                for f in 0..<bins {
-                    let re = row[2 * f], im = row[2 * f + 1]
-                    m.pointee = (re * re + im * im > threshold[f] || passAll[f]) ? on : off
-                    m += mask.width
+        let bins = self.bins
+        thresholds.power.withUnsafeBufferPointer { thresholdBuffer in
+            let threshold = thresholdBuffer.baseAddress!
+            for k in g.kA..<g.kB {
+                let row = spectra + (k - g.kA) * stride
+                forwardFrame(k, g, into: row, frame, fftScratch)
+                if k >= tiles.kM0 && k < tiles.kM1 {
+                    // The row's maximum and the mask without the row floor (patched below).
+                    let m = tiles.row(k)
+                    var f = 0
+                    while f < bins {
+                        let re = row[2 &* f], im = row[2 &* f &+ 1]
+                        let p = re * re + im * im
+                        rowMax[f] = max(rowMax[f], p)
+                        m[f] = p > threshold[f] ? on : off
+                        f &+= 1
+                    }
+                    if tiles.endsTileForward(k) { tiles.flush(k) }
+                } else {
+                    var f = 0
+                    while f < bins {
+                        let re = row[2 &* f], im = row[2 &* f &+ 1]
+                        rowMax[f] = max(rowMax[f], re * re + im * im)
+                        f &+= 1
+                    }
                 }
+            }
+        }
+        // A row whose maximum - 80 dB is above the threshold is open over the whole chunk.
+        let columns = tiles.kM1 - tiles.kM0
+        for f in 0..<bins {
+            let top = 20 * log10(Double(rowMax[f].squareRoot()) * scale + SpectralGate.eps)
+            if top - 80 > thresholds.decibels[f] {
+                (tiles.transposed + f * tiles.width + timeRadius).update(repeating: on, count: columns)
             }
         }
     }
 
-    /// Non-stationary mask: `sigmoid((|X| - s) / s - thresh_n_mult, slope)` where `s` is
-    /// `scipy.signal.filtfilt([b], [1, b - 1], |X|, padtype=None)` along time over the whole
-    /// chunk (zero frames included: they pull the running mean down near the chunk's ends).
-    func nonStationaryMask(spectra: UnsafeMutablePointer<Float>, stride: Int, kA: Int, kB: Int, kM0: Int,
-                           kM1: Int, segments: Int, mask: MaskLayout,
-                           _ ws: SpectralGateWorkspace) {
+    /// Forward STFT and non-stationary mask: `sigmoid((|X| - s) / s - thresh_n_mult, slope)`
+    /// where `s` is `scipy.signal.filtfilt([b], [1, b - 1], |X|, padtype=None)` along time over
+    /// the whole chunk (zero frames included: they pull the running mean down near the chunk's
+    /// ends).
+    func nonStationaryMask(_ g: ChunkFrames, spectra: UnsafeMutablePointer<Float>, stride: Int,
+                           tiles: MaskTiles, _ ws: SpectralGateWorkspace) {
+        let frame = ws.frame.reserve(nFFT)
+        let fftScratch = ws.fftScratch.reserve(fft.scratchCount)
+        let kM0 = tiles.kM0, kM1 = tiles.kM1, segments = g.segments, kA = g.kA, kB = g.kB
+        let bins = self.bins
         let stored = kB - kA
         let magnitudes = ws.magnitudes.reserve(max(stored, 1) * bins)
-        for k in 0..<stored {
-            let row = spectra + k * stride
-            let m = magnitudes + k * bins
-            for f in 0..<bins {
-                let re = row[2 * f], im = row[2 * f + 1]
-                m[f] = (re * re + im * im).squareRoot()
-            }
-        }
         // Float state: the one-pole filter's rounding error stays within ~1/(1 - pole) ulps
         // (about 1e-5 relative at 2 s / 256-sample hops), far inside the 1e-3 budget, and the
         // loops run twice as wide as in double.
@@ -527,22 +598,39 @@ extension SpectralGate {
         let c = -(b - 1)           // lfilter: y[n] = b x[n] - a1 y[n-1], a1 = b - 1
         let zi = 1 - b             // lfilter_zi: steady state for a unit step
         let state = ws.state.reserve(bins)
-        // Forward pass over all frames, kept from kM0 on for the backward pass.
+        // Forward pass over all frames, kept from kM0 on for the backward pass. Frames before kA
+        // carry no data: the state is exactly 0 there (b 0 + zi 0, then c 0).
+        state.update(repeating: 0, count: bins)
         let kept = segments - kM0
         let forward = ws.forwardIIR.reserve(max(kept, 1) * bins)
-        for k in 0..<segments {
-            let hasData = k >= kA && k < kB
+        for k in kA..<kB {
+            let row = spectra + (k - kA) * stride
+            forwardFrame(k, g, into: row, frame, fftScratch)
             let x = magnitudes + (k - kA) * bins
             if k == 0 {
                 for f in 0..<bins {
-                    let v = hasData ? x[f] : 0
+                    let re = row[2 &* f], im = row[2 &* f &+ 1]
+                    let v = (re * re + im * im).squareRoot()
+                    x[f] = v
                     state[f] = b * v + zi * v
                 }
-            } else if hasData {
-                for f in 0..<bins { state[f] = b * x[f] + c * state[f] }
             } else {
-                for f in 0..<bins { state[f] = c * state[f] }
+                var f = 0
+                while f < bins {
+                    let re = row[2 &* f], im = row[2 &* f &+ 1]
+                    let v = (re * re + im * im).squareRoot()
+                    x[f] = v
+                    state[f] = b * v + c * state[f]
+                    f &+= 1
+                }
             }
+            if k >= kM0 {
+                (forward + (k - kM0) * bins).update(from: state, count: bins)
+            }
+        }
+        for k in kB..<segments {
+            var f = 0
+            while f < bins { state[f] = c * state[f]; f &+= 1 }
             if k >= kM0 {
                 (forward + (k - kM0) * bins).update(from: state, count: bins)
             }
@@ -550,6 +638,7 @@ extension SpectralGate {
         // Backward pass, from the last frame down to kM0; the mask as it goes.
         let shift = -parameters.threshNMultNonstationary
         let slope = parameters.sigmoidSlopeNonstationary
+        let negSlope = Float(-slope), shiftF = Float(shift)
         var k = segments - 1
         while k >= kM0 {
             let y = forward + (k - kM0) * bins
@@ -559,22 +648,21 @@ extension SpectralGate {
                     state[f] = b * v + zi * v
                 }
             } else {
-                for f in 0..<bins { state[f] = b * y[f] + c * state[f] }
+                var f = 0
+                while f < bins { state[f] = b * y[f] + c * state[f]; f &+= 1 }
             }
             if k < kM1 {
-                let m = ws.maskRow.reserve(bins)
+                let m = tiles.row(k)
                 let hasData = k >= kA && k < kB
                 let x = magnitudes + (k - kA) * bins
                 // ratio = (|X| - s) / s; 0/0 (a row that is zero over the whole chunk) is NaN in
                 // the library and spreads through the smoothing; here such a bin counts as fully
                 // below its mean (ratio -1).
-                let negSlope = Float(-slope), shiftF = Float(shift)
-                m.update(from: state, count: bins)
                 if hasData {
                     // The quotient first, then a select: branch-free, so the loop vectorizes.
                     var f = 0
                     while f < bins {
-                        let s = m[f]
+                        let s = state[f]
                         let q = (x[f] - s) / s
                         m[f] = ((s > 0 ? q : -1) + shiftF) * negSlope
                         f &+= 1
@@ -588,112 +676,112 @@ extension SpectralGate {
                     let value = 1 / (1 + FastMath.exp((-1 + shiftF) * negSlope))
                     m.update(repeating: value, count: bins)
                 }
-                var column = mask.column(k)
-                for f in 0..<bins {
-                    column.pointee = m[f]
-                    column += mask.width
-                }
+                // Running down in time, frame k completes its tile when it is the tile's first.
+                if (k - kM0) & 15 == 0 { tiles.flush(k) }
             }
             k -= 1
         }
     }
 
     /// The separable triangular smoothing of frames kO0 ..< kO1 of the mask (known over
-    /// kM0 ..< kM1, zero outside 0 ..< segments and outside the frequency axis).
+    /// kM0 ..< kM1, zero outside 0 ..< segments and outside the frequency axis), into
+    /// `smoothed[(k - kO0) * stride + f]` (rows for frames up to kO0 + 16 * ceil(count / 16)).
     ///
-    /// Works on the transposed mask (a row per bin, frames along the row, see `MaskLayout`) so that both passes
-    /// vectorize: along frequency, two running box sums whose steps are whole rows (a triangle
-    /// of radius r is a box of r + 1 convolved with itself: O(1) per value instead of 2r + 1
-    /// multiply-adds); along time, the few direct taps over contiguous frames. The result is
-    /// transposed back in blocks of 8 bins: `smoothed[(k - kO0) * bins + f]`.
-    func smoothMask(mask: MaskLayout, kM0: Int, kM1: Int, kO0: Int, kO1: Int,
-                    into smoothed: UnsafeMutablePointer<Float>, _ ws: SpectralGateWorkspace) {
+    /// Works on the bin-major mask (see `MaskTiles`) so that both passes vectorize: along
+    /// frequency, two running box sums whose steps are whole rows (a triangle of radius r is a
+    /// box of r + 1 convolved with itself: O(1) per value instead of 2r + 1 multiply-adds);
+    /// along time, the few direct taps over contiguous frames, 16 frames per vector. The
+    /// result goes back frame-major through 16 x 16 register transposes.
+    func smoothMask(_ tiles: MaskTiles, kO0: Int, kO1: Int, into smoothed: UnsafeMutablePointer<Float>,
+                    stride smoothedStride: Int, _ ws: SpectralGateWorkspace) {
         let outFrames = kO1 - kO0
         let outWidth = alignedStride(max(outFrames, 1))
         guard outFrames > 0 else { return }
+        let bins = self.bins
         let tr = timeRadius
         let r = freqRadius
-        let width = mask.width
-        let transposed = mask.base - tr
+        let width = tiles.width
+        let transposed = tiles.transposed
         // Along frequency: B1[j] = sum rows j-r ... j, B2[j] = sum B1[j-r ... j], over rows
         // zero-padded by 2r before and r after; the triangle centred on bin f is B2[f + 3r].
         let ring = r + 2  // B1 rows j - r - 1 ... j are alive at once
         let first = ws.boxRows.reserve(ring * width)
-        let sum1 = ws.boxSum1.reserve(width)
+        let zero = ws.zeroRow.reserve(width)
         let sum2 = ws.boxSum2.reserve(width)
-        sum1.update(repeating: 0, count: width)
+        zero.update(repeating: 0, count: width)
         sum2.update(repeating: 0, count: width)
         let norm = 1 / Float((r + 1) * (r + 1))
-        let block = ws.block.reserve(8 * outWidth)
-        let shift = kO0 - kM0  // output frame k is column (k - kM0) + tr of a row; taps j in -tr...tr
-        timeTaps.withUnsafeBufferPointer { tt in
-            for j in 0..<(bins + 3 * r) {
-                // B1 row j: add input row j - 2r, drop input row j - 3r - 1. Float running sums:
-                // a binary (stationary) mask sums exactly; a sigmoid mask drifts by a few ulps
-                // of r + 1 over the 513 rows, far below the 1e-3 budget.
-                let add = j - 2 * r, drop = j - 3 * r - 1
-                let b1 = first + (j % ring) * width
-                if add >= 0 && add < bins {
-                    let row = transposed + add * width
-                    var c = 0
-                    while c < width { sum1[c] += row[c]; c &+= 1 }
+        let taps = 2 * tr
+        let weights = ws.taps.reserve(taps + 1)
+        for t in 0...taps { weights[t] = timeTaps[t] * norm }  // the 1/(r+1)^2 folded into the taps
+        let block = ws.block.reserve(16 * outWidth)
+        let shift = kO0 - tiles.kM0  // output frame k is column (k - kM0) + tr; taps j in -tr...tr
+        for j in 0..<(bins + 3 * r) {
+            // B1 row j = B1 row j - 1 + input row j - 2r - input row j - 3r - 1, and B2 row j =
+            // B2 row j - 1 + B1 row j - B1 row j - r - 1, in one pass; a missing row is the zero
+            // row (x + 0 and x - 0 are x: the sums are never -0). Float running sums: a binary
+            // (stationary) mask sums exactly; a sigmoid mask drifts by a few ulps of r + 1 over
+            // the 513 rows, far below the 1e-3 budget.
+            let add = j - 2 * r, drop = j - 3 * r - 1
+            let addRow = UnsafePointer(add >= 0 && add < bins ? transposed + add * width : zero)
+            let dropRow = UnsafePointer(drop >= 0 && drop < bins ? transposed + drop * width : zero)
+            let previous = UnsafePointer(j >= 1 ? first + ((j - 1) % ring) * width : zero)
+            let old = UnsafePointer(j - r - 1 >= 0 ? first + ((j - r - 1) % ring) * width : zero)
+            let b1 = first + (j % ring) * width
+            var c = 0
+            while c < width {
+                let value = (previous[c] + addRow[c]) - dropRow[c]
+                b1[c] = value
+                sum2[c] += value - old[c]
+                c &+= 1
+            }
+            let f = j - 3 * r
+            guard f >= 0 else { continue }
+            // Along time, into line f % 16 of a block of 16 bins, sixteen frames at a time (the
+            // last vector runs past outFrames into the spare columns, see MaskTiles).
+            let out = block + (f & 15) * outWidth
+            let sums = UnsafePointer(sum2 + shift)
+            var i = 0
+            // Four vectors at once: one accumulator's chain of adds would wait on each add.
+            while i + 48 < outFrames {
+                var s0 = SIMD16<Float>(repeating: 0), s1 = s0, s2 = s0, s3 = s0
+                var t = 0
+                while t <= taps {
+                    let w = weights[t]
+                    let p = UnsafeRawPointer(sums + (i &+ t))
+                    s0 += p.loadUnaligned(as: SIMD16<Float>.self) * w
+                    s1 += p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self) * w
+                    s2 += p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self) * w
+                    s3 += p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self) * w
+                    t &+= 1
                 }
-                if drop >= 0 && drop < bins {
-                    let row = transposed + drop * width
-                    var c = 0
-                    while c < width { sum1[c] -= row[c]; c &+= 1 }
+                let o = UnsafeMutableRawPointer(out + i)
+                o.storeBytes(of: s0, as: SIMD16<Float>.self)
+                o.storeBytes(of: s1, toByteOffset: 64, as: SIMD16<Float>.self)
+                o.storeBytes(of: s2, toByteOffset: 128, as: SIMD16<Float>.self)
+                o.storeBytes(of: s3, toByteOffset: 192, as: SIMD16<Float>.self)
+                i &+= 64
+            }
+            while i < outFrames {
+                var sum = SIMD16<Float>(repeating: 0)
+                var t = 0
+                while t <= taps {
+                    sum += UnsafeRawPointer(sums + (i &+ t)).loadUnaligned(as: SIMD16<Float>.self) * weights[t]
+                    t &+= 1
                 }
-                b1.update(from: sum1, count: width)
-                // B2 row j: add B1 row j, drop B1 row j - r - 1.
-                if j - r - 1 >= 0 {
-                    let old = first + ((j - r - 1) % ring) * width
-                    var c = 0
-                    while c < width { sum2[c] += b1[c] - old[c]; c &+= 1 }
-                } else {
-                    var c = 0
-                    while c < width { sum2[c] += b1[c]; c &+= 1 }
-                }
-                let f = j - 3 * r
-                guard f >= 0 else { continue }
-                // Along time, into line f % 8 of a block of 8 bins (the 1/(r+1)^2 folded into
-                // the taps); a full block is transposed into the frame-major output.
-                let out = block + (f & 7) * outWidth
-                let source = UnsafeRawPointer(sum2 + shift)
-                let taps = 2 * tr
-                // Eight frames at a time, the sum kept in registers across the taps.
+                UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                i &+= 16
+            }
+            // A full block of 16 bins goes back frame-major; a partial last one too, its lines
+            // past `bins` (zeroed) landing in the row padding.
+            if f & 15 == 15 || f == bins - 1 {
+                let f0 = f & ~15
+                for line in ((f & 15) + 1)..<16 { (block + line * outWidth).update(repeating: 0, count: outWidth) }
                 var i = 0
-                while i + 8 <= outFrames {
-                    var sum = SIMD8<Float>(repeating: 0)
-                    for t in 0...taps {
-                        let values = (source + 4 * (i &+ t)).loadUnaligned(as: SIMD8<Float>.self)
-                        sum += values * (tt[t] * norm)
-                    }
-                    UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-                    i &+= 8
-                }
-                let sums = sum2 + shift
                 while i < outFrames {
-                    var sum: Float = 0
-                    for t in 0...taps { sum += sums[i + t] * (tt[t] * norm) }
-                    out[i] = sum
-                    i &+= 1
-                }
-                if f & 7 == 7 || f == bins - 1 {
-                    let f0 = f & ~7
-                    let lines = f - f0 + 1
-                    var destination = smoothed + f0
-                    var source = UnsafePointer(block)
-                    for _ in 0..<outFrames {
-                        var s = source
-                        var i = 0
-                        while i < lines {
-                            destination[i] = s.pointee
-                            s += outWidth
-                            i &+= 1
-                        }
-                        destination += bins
-                        source += 1
-                    }
+                    transpose16x16(block + i, sourceStride: outWidth, smoothed + i * smoothedStride + f0,
+                                   destinationStride: smoothedStride)
+                    i &+= 16
                 }
             }
         }

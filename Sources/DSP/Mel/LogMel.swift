@@ -142,8 +142,12 @@ public final class LogMel: Sendable {
         if let top = p.topDB {
             floor = 10 * log10(max(maxPower, amin)) - Float(top)
         }
-        for i in 0..<(p.nMels * p.frames) {
-            out[i] = max(10 * log10(max(out[i], amin)), floor)
+        // A vectorizable log10 (FastMath), a few ulps from glibc's: 1e-5 dB at most.
+        var i = 0
+        let count = p.nMels * p.frames
+        while i < count {
+            out[i] = max(10 * FastMath.log10(max(out[i], amin)), floor)
+            i &+= 1
         }
     }
 
