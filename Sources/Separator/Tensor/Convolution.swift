@@ -188,7 +188,7 @@ extension Kernels {
         let nIn = x.columns, nOut = out.columns
         let parts = min(Parallel.threads, cout)
         let widest = (cout + parts - 1) / parts
-        let tile = min(nIn, max(256, 1_048_576 / (widest * g.taps)))
+        let tile = min(nIn, max(256, 262_144 / (widest * g.taps)))
         let scratch = x.new(c: 1, b: 1, f: 1, t: widest * g.taps * tile * parts)
         Parallel.forTiles(parts) { part, worker in
             let co0 = cout * part / parts, co1 = cout * (part + 1) / parts
