@@ -6,6 +6,27 @@
 struct ConvWeights {
     let weight: Parameter
     let bias: Parameter
+    /// Whether `weight` is stored as `[kh][Cout][Cin*kw]` for the row-tap convolution
+    /// (`Kernels.conv(rowTaps:)`) instead of PyTorch's `[Cout, Cin, kh, kw]`.
+    var rowTaps = false
+
+    /// The same weights in the row-tap layout (a 2-D convolution with kh > 1; others as they are).
+    func withRowTaps() -> ConvWeights {
+        let s = weight.shape
+        guard s.count == 4, s[2] > 1 else { return self }
+        let (cout, cin, kh, kw) = (s[0], s[1], s[2], s[3])
+        var taps = [Float](repeating: 0, count: weight.count)
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        taps[(ki * cout + co) * cin * kw + ci * kw + kj] = weight.data[((co * cin + ci) * kh + ki) * kw + kj]
+                    }
+                }
+            }
+        }
+        return ConvWeights(weight: Parameter(shape: [kh, cout, cin * kw], values: taps), bias: bias, rowTaps: true)
+    }
 }
 
 /// A GroupNorm's groups and affine parameters.
@@ -134,7 +155,8 @@ struct EncoderLayer {
         norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: cout) : nil
         if rewrite {
             let k = 1 + 2 * context
-            self.rewrite = try .load(store, prefix + ".rewrite", freq ? [2 * cout, cout, k, k] : [2 * cout, cout, k])
+            self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cout, cout, k, k] : [2 * cout, cout, k])
+                .withRowTaps()
             norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: 2 * cout) : nil
         } else {
             self.rewrite = nil; norm2 = nil
@@ -178,9 +200,11 @@ struct EncoderLayer {
         if freq { rg.kh = k; rg.ph = context }
         rg.kw = k; rg.pw = context
         guard let norm2 else {
-            return Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg, epilogue: .glu)
+            return Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg, epilogue: .glu,
+                                rowTaps: rewrite.rowTaps)
         }
-        let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg)
+        let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg,
+                             rowTaps: rewrite.rowTaps)
         norm2.apply(r)
         return Kernels.glu(r)
     }
@@ -225,7 +249,8 @@ struct DecoderLayer {
         }
         if rewrite {
             let k = 1 + 2 * context
-            self.rewrite = try .load(store, prefix + ".rewrite", freq ? [2 * cin, cin, k, k] : [2 * cin, cin, k])
+            self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cin, cin, k, k] : [2 * cin, cin, k])
+                .withRowTaps()
             norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: 2 * cin) : nil
         } else {
             self.rewrite = nil; norm1 = nil
@@ -248,11 +273,13 @@ struct DecoderLayer {
                 if freq { rg.kh = k; rg.ph = context }
                 rg.kw = k; rg.pw = context
                 if let norm1 {
-                    let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg)
+                    let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg,
+                                         rowTaps: rewrite.rowTaps)
                     norm1.apply(r)
                     y = Kernels.glu(r)
                 } else {
-                    y = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg, epilogue: .glu)
+                    y = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg, epilogue: .glu,
+                                     rowTaps: rewrite.rowTaps)
                 }
             } else {
                 y = x

@@ -63,42 +63,76 @@ private func tileColumns(total: Int, kdim: Int, rows: Int, columnMatrix: Bool) -
 extension Kernels {
     /// Convolution of `x [Cin, B, H, W]` with a PyTorch weight `[Cout, Cin, kh, kw]` (or
     /// `[Cout, Cin, k]`) and bias `[Cout]`, then `epilogue`: `[Cout, B, Ho, Wo]` (`Cout / 2`
-    /// channels for `.glu`).
+    /// channels for `.glu`). With `rowTaps` the weight is laid out `[kh][Cout][Cin*kw]`
+    /// (`ConvWeights.withRowTaps`) and a stride-1 convolution over F skips most of its im2col.
     static func conv(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     cout: Int, _ g: ConvGeometry, epilogue: ConvEpilogue = .none) -> Activation {
+                     cout: Int, _ g: ConvGeometry, epilogue: ConvEpilogue = .none,
+                     rowTaps: Bool = false) -> Activation {
         let ho = g.outHeight(x.f), wo = g.outWidth(x.t)
         let outChannels = epilogue == .glu ? cout / 2 : cout
         let out = x.new(c: outChannels, f: ho, t: wo)
         let n = out.columns
         let pointwise = g.isPointwise
         let kdim = x.c * g.taps
-        // A pointwise convolution without GLU needs no tile in cache: one tile per worker, so
-        // each packs the weights once.
-        let tile = pointwise && epilogue != .glu
-            ? min(n, max(16, (n + Parallel.threads - 1) / Parallel.threads))
-            : tileColumns(total: n, kdim: kdim, rows: cout, columnMatrix: !pointwise)
-        let tiles = (n + tile - 1) / tile
+        // Row taps: im2col along time only (Cin*kw rows) over the tile's output rows plus the
+        // kh - 1 rows around them; each of the kh row offsets is then one SGEMM on that matrix
+        // shifted by whole rows, accumulated. The column matrix is kh times smaller.
+        let byRows = rowTaps && g.kh > 1
+        precondition(!rowTaps || (g.sh == 1 && g.dh == 1), "row taps need stride and dilation 1 along F")
+        let rowK = x.c * g.kw
+        // Tiles: runs of output columns; with row taps, runs of whole output rows of one item.
+        var tile: Int, rowsPerTile = 0, tilesPerItem = 0, tiles: Int
+        if byRows {
+            let columns = tileColumns(total: n, kdim: kdim, rows: cout, columnMatrix: true)
+            rowsPerTile = max(1, columns / wo)
+            tilesPerItem = (ho + rowsPerTile - 1) / rowsPerTile
+            tiles = x.b * tilesPerItem
+            tile = rowsPerTile * wo
+        } else {
+            // A pointwise convolution without GLU needs no tile in cache: one tile per worker,
+            // so each packs the weights once.
+            tile = pointwise && epilogue != .glu
+                ? min(n, max(16, (n + Parallel.threads - 1) / Parallel.threads))
+                : tileColumns(total: n, kdim: kdim, rows: cout, columnMatrix: !pointwise)
+            tiles = (n + tile - 1) / tile
+        }
         let workers = min(Parallel.threads, tiles)
-        // Per worker: the tile's columns (unless pointwise) and, for GLU, its pre-activation.
-        let columnFloats = pointwise ? 0 : kdim * tile
+        // Per worker: the tile's column matrix (unless pointwise) and, for GLU, its
+        // pre-activation.
+        let columnFloats = pointwise ? 0 : byRows ? rowK * (rowsPerTile + g.kh - 1) * wo : kdim * tile
         let preFloats = epilogue == .glu ? cout * tile : 0
         let perWorker = columnFloats + preFloats
         let scratch = x.new(c: 1, b: 1, f: 1, t: max(1, perWorker * workers))
         let nIn = x.columns
         Parallel.forTiles(tiles) { index, worker in
-            let c0 = index * tile, nc = min(tile, n - c0)
             let mine = scratch.data + worker * perWorker
-            let b: UnsafePointer<Float>, ldb: Int
+            var c0 = index * tile, nc = min(tile, n - c0)
+            var item = 0, oh0 = 0, rows = 0
+            if byRows {
+                item = index / tilesPerItem
+                oh0 = (index % tilesPerItem) * rowsPerTile
+                rows = min(rowsPerTile, ho - oh0)
+                c0 = (item * ho + oh0) * wo
+                nc = rows * wo
+            }
+            // C: the output tile itself, or the worker's pre-activation for GLU.
+            let c = epilogue == .glu ? mine + columnFloats : out.data + c0
+            let ldc = epilogue == .glu ? nc : n
             if pointwise {
-                b = UnsafePointer(x.data + c0); ldb = nIn
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: x.data + c0, ldb: nIn, beta: 0, c: c, ldc: ldc)
+            } else if byRows {
+                let spanRows = rows + g.kh - 1
+                timeColumns(x, g, item: item, firstRow: oh0 - g.ph, rows: spanRows, wo: wo, into: mine)
+                for ki in 0..<g.kh {
+                    sgemm(m: cout, n: nc, k: rowK, a: weight + ki * cout * rowK, lda: rowK,
+                          b: mine + ki * wo, ldb: spanRows * wo, beta: ki == 0 ? 0 : 1, c: c, ldc: ldc)
+                }
             } else {
                 im2col(x, g, ho: ho, wo: wo, columns: c0..<(c0 + nc), into: mine)
-                b = UnsafePointer(mine); ldb = nc
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: mine, ldb: nc, beta: 0, c: c, ldc: ldc)
             }
             switch epilogue {
             case .none, .gelu:
-                let c = out.data + c0
-                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: b, ldb: ldb, beta: 0, c: c, ldc: n)
                 for ch in 0..<cout {
                     let row = c + ch * n, add = bias?[ch] ?? 0
                     if epilogue == .gelu {
@@ -108,17 +142,48 @@ extension Kernels {
                     }
                 }
             case .glu:
-                let pre = mine + columnFloats
-                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: b, ldb: ldb, beta: 0, c: pre, ldc: nc)
                 let half = cout / 2
                 for ch in 0..<half {
-                    let a = pre + ch * nc, gate = pre + (ch + half) * nc, o = out.data + ch * n + c0
+                    let a = c + ch * nc, gate = c + (ch + half) * nc, o = out.data + ch * n + c0
                     let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
                     for j in 0..<nc { o[j] = (a[j] + ba) * fastSigmoid(gate[j] + bg) }
                 }
             }
         }
         return out
+    }
+
+    /// The time-only im2col of input rows `firstRow ..< firstRow + rows` of one item (rows
+    /// outside the input are zeros): `[Cin*kw, rows*Wo]`, for stride 1 along F.
+    private static func timeColumns(_ x: Activation, _ g: ConvGeometry, item: Int, firstRow: Int, rows: Int,
+                                    wo: Int, into cols: UnsafeMutablePointer<Float>) {
+        let H = x.f, W = x.t
+        let span = rows * wo
+        for ci in 0..<x.c {
+            for kj in 0..<g.kw {
+                let dst = cols + (ci * g.kw + kj) * span
+                let off = kj * g.dw - g.pw
+                for r in 0..<rows {
+                    let d = dst + r * wo, h = firstRow + r
+                    if h < 0 || h >= H {
+                        d.update(repeating: 0, count: wo)
+                        continue
+                    }
+                    let src = x.at(ci, item) + h * W
+                    if g.sw == 1 {
+                        let lo = min(wo, max(0, -off)), hi = max(lo, min(wo, W - off))
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi > lo { (d + lo).update(from: src + lo + off, count: hi - lo) }
+                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
+                    } else {
+                        for o in 0..<wo {
+                            let w = o * g.sw + off
+                            d[o] = (w >= 0 && w < W) ? src[w] : 0
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// A linear layer on tokens `x [in, B, F, T]` (a 1x1 convolution): `W[out, in] x + b`.
