@@ -267,6 +267,28 @@ extension Kernels {
                 sgemm(transA: true, m: rows, n: nc, k: cin, a: weight + co0 * g.taps, lda: m,
                       b: x.data + c0, ldb: nIn, beta: 0, c: cols, ldc: nc)
                 for co in co0..<co1 {
+                    if g.kh == 1 && g.sw > 1 {
+                        // Strided along time: per input position, its kw outputs in a row (one
+                        // pass over the output instead of kw strided ones).
+                        let src = cols + (co - co0) * g.kw * nc - c0
+                        var c = c0
+                        while c < c0 + nc {
+                            let item = c / wi, w0 = c % wi
+                            let w1 = min(wi, w0 + c0 + nc - c)
+                            let s = src + c - w0  // s[kj * nc + w]: tap kj of position w
+                            c += w1 - w0
+                            let dst = out.at(co, item) - wKeep.lowerBound  // dst[w * sw + kj]
+                            for w in w0..<w1 {
+                                let first = w * g.sw
+                                if first >= wKeep.lowerBound && first + g.kw <= wKeep.upperBound {
+                                    for kj in 0..<g.kw { dst[first + kj] += s[kj * nc + w] }
+                                } else {
+                                    for kj in 0..<g.kw where wKeep.contains(first + kj) { dst[first + kj] += s[kj * nc + w] }
+                                }
+                            }
+                        }
+                        continue
+                    }
                     for ki in 0..<g.kh {
                         for kj in 0..<g.kw {
                             let src = cols + (((co - co0) * g.kh + ki) * g.kw + kj) * nc - c0
