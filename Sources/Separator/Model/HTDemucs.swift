@@ -248,7 +248,7 @@ final class HTDemucs {
         Self.denormalize(x, mean: mean, std: std)
         let waveform = spectrogram.inverse(x, length: trainingLength)
         Self.denormalize(xt, mean: meanT, std: stdT)
-        for i in 0..<waveform.count { waveform.data[i] += xt.data[i] }
+        Kernels.add(waveform, xt)
         if let lengthPrePad {
             return Reshape.crop(waveform, f: 0..<1, t: 0..<lengthPrePad)
         }
@@ -263,13 +263,15 @@ final class HTDemucs {
     /// `x + freq_emb_scale * freq_emb(arange(F))^T` after the first frequency layer.
     private func addFrequencyEmbedding(_ x: Activation, _ emb: Parameter) {
         let scale = Float(config.embScale), weight = Float(config.freqEmb)
-        for ch in 0..<x.c {
-            for item in 0..<x.b {
-                let p = x.at(ch, item)
-                for f in 0..<x.f {
-                    let e = weight * (emb.data[f * x.c + ch] * scale)
-                    let row = p + f * x.t
-                    for t in 0..<x.t { row[t] += e }
+        Parallel.forRanges(x.c, cost: x.columns) { channels in
+            for ch in channels {
+                for item in 0..<x.b {
+                    let p = x.at(ch, item)
+                    for f in 0..<x.f {
+                        let e = weight * (emb.data[f * x.c + ch] * scale)
+                        let row = p + f * x.t
+                        for t in 0..<x.t { row[t] += e }
+                    }
                 }
             }
         }
@@ -307,10 +309,12 @@ final class HTDemucs {
 
     /// `x * std + mean` per batch item, in place.
     static func denormalize(_ x: Activation, mean: [Float], std: [Float]) {
-        for ch in 0..<x.c {
-            for item in 0..<x.b {
-                let p = x.at(ch, item)
-                for i in 0..<x.plane { p[i] = p[i] * std[item] + mean[item] }
+        Parallel.forRanges(x.c, cost: x.columns) { channels in
+            for ch in channels {
+                for item in 0..<x.b {
+                    let p = x.at(ch, item)
+                    for i in 0..<x.plane { p[i] = p[i] * std[item] + mean[item] }
+                }
             }
         }
     }

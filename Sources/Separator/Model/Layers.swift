@@ -182,12 +182,14 @@ struct EncoderLayer {
         if empty { return y }
         if let inject {
             precondition(inject.t == y.t && inject.c == y.c, "inject shape")
-            for ch in 0..<y.c {
-                for item in 0..<y.b {
-                    let dst = y.at(ch, item), src = inject.at(ch, item)
-                    for fr in 0..<y.f {
-                        let row = dst + fr * y.t
-                        for t in 0..<y.t { row[t] += src[t] }
+            Parallel.forRanges(y.c, cost: y.columns) { channels in
+                for ch in channels {
+                    for item in 0..<y.b {
+                        let dst = y.at(ch, item), src = inject.at(ch, item)
+                        for fr in 0..<y.f {
+                            let row = dst + fr * y.t
+                            for t in 0..<y.t { row[t] += src[t] }
+                        }
                     }
                 }
             }
@@ -265,7 +267,7 @@ struct DecoderLayer {
         if !empty {
             if let skip {
                 precondition(skip.count == x.count, "skip shape")
-                for i in 0..<x.count { x.data[i] += skip.data[i] }
+                Kernels.add(x, skip)
             }
             if let rewrite {
                 var rg = ConvGeometry()
@@ -328,10 +330,12 @@ enum Reshape {
     /// `[C, B, F, T]` -> `[C*F, B, 1, T]` (PyTorch's `x.view(B, C*F, T)` on `[B, C, F, T]`).
     static func foldFrequencyIntoChannels(_ x: Activation) -> Activation {
         let out = x.new(c: x.c * x.f, f: 1, t: x.t)
-        for ch in 0..<x.c {
-            for item in 0..<x.b {
-                for fr in 0..<x.f {
-                    out.at(ch * x.f + fr, item).update(from: x.at(ch, item) + fr * x.t, count: x.t)
+        Parallel.forRanges(x.c, cost: x.columns) { channels in
+            for ch in channels {
+                for item in 0..<x.b {
+                    for fr in 0..<x.f {
+                        out.at(ch * x.f + fr, item).update(from: x.at(ch, item) + fr * x.t, count: x.t)
+                    }
                 }
             }
         }
@@ -342,10 +346,12 @@ enum Reshape {
     static func unfoldChannelsIntoFrequency(_ x: Activation, channels: Int) -> Activation {
         let f = x.c / channels
         let out = x.new(c: channels, f: f, t: x.t)
-        for ch in 0..<channels {
-            for item in 0..<x.b {
-                for fr in 0..<f {
-                    (out.at(ch, item) + fr * x.t).update(from: x.at(ch * f + fr, item), count: x.t)
+        Parallel.forRanges(channels, cost: out.columns) { range in
+            for ch in range {
+                for item in 0..<x.b {
+                    for fr in 0..<f {
+                        (out.at(ch, item) + fr * x.t).update(from: x.at(ch * f + fr, item), count: x.t)
+                    }
                 }
             }
         }
@@ -355,11 +361,13 @@ enum Reshape {
     /// The sub-block `f` x `t` of every (channel, item) plane.
     static func crop(_ x: Activation, f: Range<Int>, t: Range<Int>) -> Activation {
         let out = x.new(c: x.c, f: f.count, t: t.count)
-        for ch in 0..<x.c {
-            for item in 0..<x.b {
-                let src = x.at(ch, item), dst = out.at(ch, item)
-                for (i, fr) in f.enumerated() {
-                    (dst + i * t.count).update(from: src + fr * x.t + t.lowerBound, count: t.count)
+        Parallel.forRanges(x.c, cost: out.columns) { channels in
+            for ch in channels {
+                for item in 0..<x.b {
+                    let src = x.at(ch, item), dst = out.at(ch, item)
+                    for (i, fr) in f.enumerated() {
+                        (dst + i * t.count).update(from: src + fr * x.t + t.lowerBound, count: t.count)
+                    }
                 }
             }
         }

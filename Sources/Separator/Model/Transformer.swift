@@ -170,30 +170,34 @@ struct CrossTransformer {
         for (i, k) in stride(from: 0, to: half, by: 2).enumerated() {
             divTerm[i] = expf(Float(k) * Float(-(log(config.tMaxPeriod) / Double(half))))
         }
-        for ch in 0..<c {
-            for item in 0..<x.b {
-                let p = x.at(ch, item)
-                for f in 0..<fr {
-                    for t in 0..<t1 {
-                        let v: Float
-                        if ch < half {
-                            let arg = Float(t) * divTerm[ch / 2]
-                            v = ch % 2 == 0 ? sinf(arg) : cosf(arg)
-                        } else {
-                            let arg = Float(f) * divTerm[(ch - half) / 2]
-                            v = (ch - half) % 2 == 0 ? sinf(arg) : cosf(arg)
+        Parallel.forRanges(c, cost: 16 * x.columns) { channels in
+            for ch in channels {
+                for item in 0..<x.b {
+                    let p = x.at(ch, item)
+                    for f in 0..<fr {
+                        for t in 0..<t1 {
+                            let v: Float
+                            if ch < half {
+                                let arg = Float(t) * divTerm[ch / 2]
+                                v = ch % 2 == 0 ? sinf(arg) : cosf(arg)
+                            } else {
+                                let arg = Float(f) * divTerm[(ch - half) / 2]
+                                v = (ch - half) % 2 == 0 ? sinf(arg) : cosf(arg)
+                            }
+                            p[f * t1 + t] += w * v
                         }
-                        p[f * t1 + t] += w * v
                     }
                 }
             }
         }
         normInT.apply(xt)
         let t2 = xt.t
-        for ch in 0..<c {
-            for item in 0..<xt.b {
-                let p = xt.at(ch, item)
-                for t in 0..<t2 { p[t] += w * positionalEmbedding(t, ch, length: t2) }
+        Parallel.forRanges(c, cost: 16 * xt.columns) { channels in
+            for ch in channels {
+                for item in 0..<xt.b {
+                    let p = xt.at(ch, item)
+                    for t in 0..<t2 { p[t] += w * positionalEmbedding(t, ch, length: t2) }
+                }
             }
         }
         for idx in 0..<layers.count {

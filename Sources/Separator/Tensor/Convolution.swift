@@ -115,38 +115,38 @@ extension Kernels {
                 c0 = (item * ho + oh0) * wo
                 nc = rows * wo
             }
-            // C: the output tile itself, or the worker's pre-activation for GLU.
+            // C: the output tile itself, or the worker's pre-activation for GLU, filled with
+            // the bias first: the SGEMMs then accumulate onto it (beta 1), which spares
+            // OpenBLAS's own pass that zeroes C for beta 0 and the epilogue's bias pass.
             let c = epilogue == .glu ? mine + columnFloats : out.data + c0
             let ldc = epilogue == .glu ? nc : n
+            for ch in 0..<cout { (c + ch * ldc).update(repeating: bias?[ch] ?? 0, count: nc) }
             if pointwise {
-                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: x.data + c0, ldb: nIn, beta: 0, c: c, ldc: ldc)
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: x.data + c0, ldb: nIn, beta: 1, c: c, ldc: ldc)
             } else if byRows {
                 let spanRows = rows + g.kh - 1
                 timeColumns(x, g, item: item, firstRow: oh0 - g.ph, rows: spanRows, wo: wo, into: mine)
                 for ki in 0..<g.kh {
                     sgemm(m: cout, n: nc, k: rowK, a: weight + ki * cout * rowK, lda: rowK,
-                          b: mine + ki * wo, ldb: spanRows * wo, beta: ki == 0 ? 0 : 1, c: c, ldc: ldc)
+                          b: mine + ki * wo, ldb: spanRows * wo, beta: 1, c: c, ldc: ldc)
                 }
             } else {
                 im2col(x, g, ho: ho, wo: wo, columns: c0..<(c0 + nc), into: mine)
-                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: mine, ldb: nc, beta: 0, c: c, ldc: ldc)
+                sgemm(m: cout, n: nc, k: kdim, a: weight, lda: kdim, b: mine, ldb: nc, beta: 1, c: c, ldc: ldc)
             }
             switch epilogue {
-            case .none, .gelu:
+            case .none:
+                break
+            case .gelu:
                 for ch in 0..<cout {
-                    let row = c + ch * n, add = bias?[ch] ?? 0
-                    if epilogue == .gelu {
-                        for j in 0..<nc { row[j] = fastGelu(row[j] + add) }
-                    } else if bias != nil {
-                        for j in 0..<nc { row[j] += add }
-                    }
+                    let row = c + ch * n
+                    for j in 0..<nc { row[j] = fastGelu(row[j]) }
                 }
             case .glu:
                 let half = cout / 2
                 for ch in 0..<half {
                     let a = c + ch * nc, gate = c + (ch + half) * nc, o = out.data + ch * n + c0
-                    let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
-                    for j in 0..<nc { o[j] = (a[j] + ba) * fastSigmoid(gate[j] + bg) }
+                    for j in 0..<nc { o[j] = a[j] * fastSigmoid(gate[j]) }
                 }
             }
         }

@@ -88,25 +88,37 @@ enum Kernels {
     static func layerNorm(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
         let n = x.columns, c = x.c
         x.new(c: 2, b: 1, f: 1, t: n).withData { stats in
-            let mean = stats, rstd = stats + n
-            mean.update(repeating: 0, count: n)
-            for ch in 0..<c {
-                let p = x.data + ch * n
-                for j in 0..<n { mean[j] += p[j] }
+            Parallel.forRanges(n, cost: 4 * c) { columns in
+                let lo = columns.lowerBound, count = columns.count
+                let mean = stats + lo, rstd = stats + n + lo
+                mean.update(repeating: 0, count: count)
+                for ch in 0..<c {
+                    let p = x.data + ch * n + lo
+                    for j in 0..<count { mean[j] += p[j] }
+                }
+                let inv = 1 / Float(c)
+                for j in 0..<count { mean[j] *= inv }
+                rstd.update(repeating: 0, count: count)
+                for ch in 0..<c {
+                    let p = x.data + ch * n + lo
+                    for j in 0..<count { let d = p[j] - mean[j]; rstd[j] += d * d }
+                }
+                for j in 0..<count { rstd[j] = 1 / (rstd[j] * inv + eps).squareRoot() }
+                for ch in 0..<c {
+                    let p = x.data + ch * n + lo
+                    let w = weight[ch], b = bias[ch]
+                    for j in 0..<count { p[j] = (p[j] - mean[j]) * rstd[j] * w + b }
+                }
             }
-            let inv = 1 / Float(c)
-            for j in 0..<n { mean[j] *= inv }
-            rstd.update(repeating: 0, count: n)
-            for ch in 0..<c {
-                let p = x.data + ch * n
-                for j in 0..<n { let d = p[j] - mean[j]; rstd[j] += d * d }
-            }
-            for j in 0..<n { rstd[j] = 1 / (rstd[j] * inv + eps).squareRoot() }
-            for ch in 0..<c {
-                let p = x.data + ch * n
-                let w = weight[ch], b = bias[ch]
-                for j in 0..<n { p[j] = (p[j] - mean[j]) * rstd[j] * w + b }
-            }
+        }
+    }
+
+    /// `x += y` elementwise (same shape).
+    static func add(_ x: Activation, _ y: Activation) {
+        precondition(x.count == y.count, "add: shapes differ")
+        let a = x.data, b = y.data
+        Parallel.forRanges(x.count) { range in
+            for i in range { a[i] += b[i] }
         }
     }
 

@@ -59,12 +59,15 @@ extension Kernels {
                     }
                 }
             }
-            sgemm(m: hidden, n: nc, k: kdim, a: w.conv1, lda: kdim, b: cols, ldb: nc, beta: 0, c: h, ldc: nc)
+            // Each SGEMM accumulates onto its bias (beta 1: no zeroing pass in OpenBLAS).
+            for ch in 0..<hidden { (h + ch * nc).update(repeating: w.bias1[ch], count: nc) }
+            sgemm(m: hidden, n: nc, k: kdim, a: w.conv1, lda: kdim, b: cols, ldb: nc, beta: 1, c: h, ldc: nc)
             normalizeSequences(h, channels: hidden, rows: rows, length: length, stride: nc,
-                               bias: w.bias1, weight: w.norm1Weight, shift: w.norm1Bias, gelu: true)
-            sgemm(m: 2 * c, n: nc, k: hidden, a: w.conv2, lda: hidden, b: h, ldb: nc, beta: 0, c: y, ldc: nc)
+                               weight: w.norm1Weight, shift: w.norm1Bias, gelu: true)
+            for ch in 0..<2 * c { (y + ch * nc).update(repeating: w.bias2[ch], count: nc) }
+            sgemm(m: 2 * c, n: nc, k: hidden, a: w.conv2, lda: hidden, b: h, ldb: nc, beta: 1, c: y, ldc: nc)
             normalizeSequences(y, channels: 2 * c, rows: rows, length: length, stride: nc,
-                               bias: w.bias2, weight: w.norm2Weight, shift: w.norm2Bias, gelu: false)
+                               weight: w.norm2Weight, shift: w.norm2Bias, gelu: false)
             for ch in 0..<c {
                 let s = w.scale[ch]
                 let o = x.data + ch * n + c0, a = y + ch * nc, g = y + (ch + c) * nc
@@ -73,21 +76,17 @@ extension Kernels {
         }
     }
 
-    /// Adds the convolution's bias to `p [channels, stride]` (its first `rows * length`
-    /// columns), then GroupNorm(1, channels) per sequence of `length` columns (biased variance,
+    /// GroupNorm(1, channels) on `p [channels, stride]` (its first `rows * length` columns) per
+    /// sequence of `length` columns (biased variance,
     /// eps 1e-5 inside the square root, sums in double), the affine `weight`/`shift`, and
     /// optionally exact GELU; in place, on the calling thread.
     private static func normalizeSequences(_ p: UnsafeMutablePointer<Float>, channels: Int, rows: Int, length: Int,
-                                           stride: Int, bias: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                           stride: Int, weight: UnsafePointer<Float>,
                                            shift: UnsafePointer<Float>, gelu: Bool) {
         let count = Double(channels * length)
         for r in 0..<rows {
             var sum = 0.0
-            for ch in 0..<channels {
-                let q = p + ch * stride + r * length, b = bias[ch]
-                for j in 0..<length { q[j] += b }
-                sum += laneSum(q, length)
-            }
+            for ch in 0..<channels { sum += laneSum(p + ch * stride + r * length, length) }
             let mean = sum / count
             var squares = 0.0
             for ch in 0..<channels {
