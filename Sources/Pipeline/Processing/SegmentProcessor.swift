@@ -20,7 +20,7 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
 public struct StageTimings: Sendable, Equatable {
     /// Spectral gating of every microphone.
     public var denoise: Double = 0
-    /// Source separation of every microphone (one batch).
+    /// Source separation of every microphone.
     public var separate: Double = 0
     /// Log-mel of every microphone and source.
     public var mel: Double = 0
@@ -36,7 +36,7 @@ public struct StageTimings: Sendable, Equatable {
 /// model, or the channel itself as source `mix`) -> **mel** (`[1, n_mels, frames]` log-mel).
 ///
 /// Both cores are used: microphones are denoised and mel-transformed in parallel, and the
-/// separator runs all microphones as one batch on OpenBLAS's threads. The processor is built
+/// separator runs one microphone per thread. The processor is built
 /// once (model loaded, FFT plans made, noise statistics computed) and reused for every segment.
 public final class SegmentProcessor: Sendable {
     /// Samples per second the processor expects.
@@ -120,7 +120,7 @@ public final class SegmentProcessor: Sendable {
         let clean = denoise(channelData)
         timings.denoise = Self.seconds(since: &clock)
 
-        // Separate every microphone in one batch: parts[mic][source].
+        // Separate every microphone (one per thread): parts[mic][source].
         let parts: [[[Float]]]
         if let separator {
             do {
