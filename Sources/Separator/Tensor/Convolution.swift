@@ -169,18 +169,7 @@ extension Kernels {
                         d.update(repeating: 0, count: wo)
                         continue
                     }
-                    let src = x.at(ci, item) + h * W
-                    if g.sw == 1 {
-                        let lo = min(wo, max(0, -off)), hi = max(lo, min(wo, W - off))
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi > lo { (d + lo).update(from: src + lo + off, count: hi - lo) }
-                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
-                    } else {
-                        for o in 0..<wo {
-                            let w = o * g.sw + off
-                            d[o] = (w >= 0 && w < W) ? src[w] : 0
-                        }
-                    }
+                    gatherRow(x.at(ci, item) + h * W, width: W, stride: g.sw, offset: off, positions: 0..<wo, into: d)
                 }
             }
         }
@@ -213,23 +202,31 @@ extension Kernels {
                         if h < 0 || h >= H {
                             (d + o0).update(repeating: 0, count: o1 - o0)
                         } else {
-                            let src = x.at(ci, item) + h * W
-                            if g.sw == 1 {
-                                // Inside the input: 0 <= o + off < W.
-                                let lo = min(o1, max(o0, -off)), hi = max(lo, min(o1, W - off))
-                                if lo > o0 { (d + o0).update(repeating: 0, count: lo - o0) }
-                                if hi > lo { (d + lo).update(from: src + lo + off, count: hi - lo) }
-                                if o1 > hi { (d + hi).update(repeating: 0, count: o1 - hi) }
-                            } else {
-                                for o in o0..<o1 {
-                                    let w = o * g.sw + off
-                                    d[o] = (w >= 0 && w < W) ? src[w] : 0
-                                }
-                            }
+                            gatherRow(x.at(ci, item) + h * W, width: W, stride: g.sw, offset: off, positions: o0..<o1, into: d)
                         }
                         c += o1 - o0
                     }
                 }
+            }
+        }
+    }
+
+    /// `d[o] = src[o * stride + offset]` for output positions `o` in `positions`, zero where
+    /// that index falls outside `0 ..< width` (the zero padding of a convolution's row).
+    @inline(__always)
+    static func gatherRow(_ src: UnsafePointer<Float>, width: Int, stride: Int, offset: Int, positions: Range<Int>,
+                          into d: UnsafeMutablePointer<Float>) {
+        let o0 = positions.lowerBound, o1 = positions.upperBound
+        if stride == 1 {
+            // Inside the row: 0 <= o + offset < width.
+            let lo = min(o1, max(o0, -offset)), hi = max(lo, min(o1, width - offset))
+            if lo > o0 { (d + o0).update(repeating: 0, count: lo - o0) }
+            if hi > lo { (d + lo).update(from: src + lo + offset, count: hi - lo) }
+            if o1 > hi { (d + hi).update(repeating: 0, count: o1 - hi) }
+        } else {
+            for o in o0..<o1 {
+                let w = o * stride + offset
+                d[o] = (w >= 0 && w < width) ? src[w] : 0
             }
         }
     }

@@ -48,14 +48,10 @@ extension Kernels {
             for ci in 0..<c {
                 let src = x.data + ci * n + c0
                 for tap in 0..<3 {
-                    let off = (tap - 1) * w.dilation
-                    let lo = max(0, -off), hi = min(length, length - off)
                     let dst = cols + (ci * 3 + tap) * nc
                     for r in 0..<rows {
-                        let d = dst + r * length, s = src + r * length
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi > lo { (d + lo).update(from: s + lo + off, count: hi - lo) }
-                        if hi < length { (d + hi).update(repeating: 0, count: length - hi) }
+                        gatherRow(src + r * length, width: length, stride: 1, offset: (tap - 1) * w.dilation,
+                                  positions: 0..<length, into: dst + r * length)
                     }
                 }
             }
