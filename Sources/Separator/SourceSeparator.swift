@@ -29,10 +29,10 @@ public final class SourceSeparator: @unchecked Sendable {
     public let segmentLength: Int
     /// Audio channels the model takes at once (1 for the product's mono models).
     public let audioChannels: Int
-    /// Most items (channels of a mono model) run through the model in one pass when the
-    /// separator has one thread; with more, each thread runs one item at a time. Activation
-    /// memory grows with it: about 100 MB of live activations and a 153 MB workspace per
-    /// 10-s item of the default 16 kHz model.
+    /// Most items (channels of a mono model) in flight at once: in one pass when the separator
+    /// has one thread; with more, up to this many threads each run one item at a time.
+    /// Activation memory grows with it: about 100 MB of live activations and a 153 MB
+    /// workspace per 10-s item of the default 16 kHz model.
     public let maxBatch: Int
 
     /// Bytes of activation memory the workspace holds (grows during the first call for a
@@ -59,7 +59,7 @@ public final class SourceSeparator: @unchecked Sendable {
 
     /// Loads and validates a model file in the demucs library's safetensors format; throws a
     /// `SeparatorError` naming the first thing that does not fit (class, tensor, shape).
-    /// `maxBatch` bounds how many channels go through the model in one pass.
+    /// `maxBatch` bounds how many channels are in flight at once (memory).
     public init(modelPath: String, maxBatch: Int = 4) throws {
         self.maxBatch = max(1, maxBatch)
         _ = Parallel.threads  // takes OpenBLAS's thread count and runs OpenBLAS single-threaded
@@ -100,7 +100,9 @@ public final class SourceSeparator: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var result = [[[Float]]](repeating: [], count: channels.count)
-        let workers = min(Parallel.threads, items)
+        // At most `maxBatch` items in flight: each thread that runs whole items has its own
+        // workspace, so this bounds the activation memory on nodes with many cores.
+        let workers = min(Parallel.threads, items, maxBatch)
         if workers <= 1 {
             // One item: its kernels share the threads tile by tile.
             var first = 0
@@ -121,7 +123,7 @@ public final class SourceSeparator: @unchecked Sendable {
         let spaces = workspaces
         result.withUnsafeMutableBufferPointer { slots in
             let output = UncheckedSlots(slots)
-            Parallel.forTiles(items) { item, worker in
+            Parallel.forTiles(items, maxWorkers: workers) { item, worker in
                 let part = Parallel.serially {
                     separateBatch(channels, first: item, count: 1, length: length, workspace: spaces[worker])
                 }

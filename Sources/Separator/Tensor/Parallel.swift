@@ -44,11 +44,11 @@ enum Parallel {
         return key
     }()
 
-    /// Calls `body(tile, worker)` for every tile in `0..<tiles`, on up to `threads` workers at
-    /// once; `worker` (in `0..<threads`) names the caller's private scratch. Tiles are handed
+    /// Calls `body(tile, worker)` for every tile in `0..<tiles`, on up to `threads` (and
+    /// `maxWorkers`) workers at once; `worker` (in `0..<threads`) names the caller's private scratch. Tiles are handed
     /// out one at a time, so a worker slowed down by the shared machine takes fewer.
-    static func forTiles(_ tiles: Int, _ body: (_ tile: Int, _ worker: Int) -> Void) {
-        let workers = isSerial ? 1 : min(threads, tiles)
+    static func forTiles(_ tiles: Int, maxWorkers: Int = .max, _ body: (_ tile: Int, _ worker: Int) -> Void) {
+        let workers = isSerial ? 1 : min(threads, tiles, max(1, maxWorkers))
         if workers <= 1 {
             for tile in 0..<tiles { body(tile, 0) }
             return
