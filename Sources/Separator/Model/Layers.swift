@@ -47,6 +47,24 @@ struct GroupNormWeights {
 }
 
 extension ConvWeights {
+    /// The "rewrite" step of HEncLayer/HDecLayer with these weights: a 1x1 (or, with
+    /// `context`, (1 + 2 context)-wide, over F too in the frequency branch) convolution to
+    /// 2C channels, the optional GroupNorm, then GLU back to C channels. Without a norm the
+    /// GLU is fused into the convolution.
+    func rewriteGLU(_ x: Activation, norm: GroupNormWeights?, context: Int, freq: Bool) -> Activation {
+        var g = ConvGeometry()
+        let k = 1 + 2 * context
+        if freq { g.kh = k; g.ph = context }
+        g.kw = k; g.pw = context
+        guard let norm else {
+            return Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, epilogue: .glu,
+                                rowTaps: rowTaps)
+        }
+        let r = Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, rowTaps: rowTaps)
+        norm.apply(r)
+        return Kernels.glu(r)
+    }
+
     static func load(_ store: WeightStore, _ prefix: String, _ shape: [Int]) throws -> ConvWeights {
         ConvWeights(weight: try store.take(prefix + ".weight", shape),
                     bias: try store.take(prefix + ".bias", [shape[0]]))
@@ -197,18 +215,7 @@ struct EncoderLayer {
         if let norm1 { norm1.apply(y, gelu: true) } else if !fuseGelu { Kernels.gelu(y) }
         dconv?.forward(y)
         guard let rewrite else { return y }
-        var rg = ConvGeometry()
-        let k = 1 + 2 * context
-        if freq { rg.kh = k; rg.ph = context }
-        rg.kw = k; rg.pw = context
-        guard let norm2 else {
-            return Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg, epilogue: .glu,
-                                rowTaps: rewrite.rowTaps)
-        }
-        let r = Kernels.conv(y, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cout, rg,
-                             rowTaps: rewrite.rowTaps)
-        norm2.apply(r)
-        return Kernels.glu(r)
+        return rewrite.rewriteGLU(y, norm: norm2, context: context, freq: freq)
     }
 }
 
@@ -270,19 +277,7 @@ struct DecoderLayer {
                 Kernels.add(x, skip)
             }
             if let rewrite {
-                var rg = ConvGeometry()
-                let k = 1 + 2 * context
-                if freq { rg.kh = k; rg.ph = context }
-                rg.kw = k; rg.pw = context
-                if let norm1 {
-                    let r = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg,
-                                         rowTaps: rewrite.rowTaps)
-                    norm1.apply(r)
-                    y = Kernels.glu(r)
-                } else {
-                    y = Kernels.conv(x, weight: rewrite.weight.data, bias: rewrite.bias.data, cout: 2 * cin, rg, epilogue: .glu,
-                                     rowTaps: rewrite.rowTaps)
-                }
+                y = rewrite.rewriteGLU(x, norm: norm1, context: context, freq: freq)
             } else {
                 y = x
             }
