@@ -171,8 +171,7 @@ final class HTDemucs {
         trace?("spec", z)
         let (mean, std) = Self.normalize(z)
         var x = z
-        let xtIn = mix.new(c: mix.c, f: 1, t: mix.t)
-        xtIn.data.update(from: mix.data, count: mix.count)
+        let xtIn = mix.copy()
         let (meanT, stdT) = Self.normalize(xtIn)
         var xt = xtIn
 
@@ -201,14 +200,8 @@ final class HTDemucs {
                 xt = Kernels.linear(xt, weight: upT.weight.data, bias: upT.bias.data, outChannels: bottomChannels)
             } else {
                 // The transformer works in place; the skip connection keeps its own copy.
-                let copy = x.new(c: x.c, f: x.f, t: x.t)
-                copy.data.update(from: x.data, count: x.count)
-                x = copy
-                if let last = savedT.last, last === xt {
-                    let copyT = xt.new(c: xt.c, f: xt.f, t: xt.t)
-                    copyT.data.update(from: xt.data, count: xt.count)
-                    xt = copyT
-                }
+                x = x.copy()
+                if let last = savedT.last, last === xt { xt = xt.copy() }
             }
             transformer.forward(x, xt)
             trace?("crosstransformer.x", x)
@@ -218,9 +211,7 @@ final class HTDemucs {
                 xt = Kernels.linear(xt, weight: downT.weight.data, bias: downT.bias.data, outChannels: transformerChannelsBefore)
             }
         } else {
-            let copy = x.new(c: x.c, f: x.f, t: x.t)
-            copy.data.update(from: x.data, count: x.count)
-            x = copy
+            x = x.copy()
         }
 
         let offset = c.depth - tdecoder.count

@@ -31,8 +31,7 @@ enum TokenNorm {
 
     /// A normalized copy.
     func applied(_ x: Activation) -> Activation {
-        let y = x.new(c: x.c, f: x.f, t: x.t)
-        y.data.update(from: x.data, count: x.count)
+        let y = x.copy()
         apply(y)
         return y
     }
@@ -205,8 +204,7 @@ struct CrossTransformer {
                 layers[idx].forward(x, other: nil)
                 layersT[idx].forward(xt, other: nil)
             } else {
-                let oldX = x.new(c: x.c, f: x.f, t: x.t)
-                oldX.data.update(from: x.data, count: x.count)
+                let oldX = x.copy()
                 layers[idx].forward(x, other: xt)
                 layersT[idx].forward(xt, other: oldX)
             }

@@ -55,6 +55,13 @@ final class Activation {
         Activation(c: c, b: b ?? self.b, f: f, t: t, workspace: workspace)
     }
 
+    /// A copy of this tensor (same shape and workspace).
+    func copy() -> Activation {
+        let out = new(c: c, f: f, t: t)
+        out.data.update(from: data, count: count)
+        return out
+    }
+
     /// Converts to PyTorch's layout `[B][C][F][T]` (tests and traces).
     func torchLayout() -> [Float] {
         var out = [Float](repeating: 0, count: count)
