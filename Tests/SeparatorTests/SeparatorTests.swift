@@ -224,3 +224,50 @@ final class SeparateCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: outdir))
     }
 }
+
+/// The Winograd 3x3 kernel against torch.nn.functional.conv2d (Tests/reference/
+/// conv3x3_reference.py): odd heights and widths (partial last tiles), two batch items, both
+/// epilogues, and a tile-row count that splits into several blocks.
+final class WinogradTests: XCTestCase {
+    func check(batch: Int, cin: Int, cout: Int, height: Int, width: Int,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "winograd")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ReferenceHarness.python("conv3x3_reference.py", [
+            folder.path, "--batch", String(batch), "--cin", String(cin), "--cout", String(cout),
+            "--height", String(height), "--width", String(width)])
+        func load(_ name: String) throws -> [Float] { try readFloats(folder.appendingPathComponent(name + ".f32")) }
+        let x = try load("x"), weight = try load("weight"), bias = try load("bias")
+        let workspace = Workspace()
+        let input = Activation(c: cin, b: batch, f: height, t: width, workspace: workspace)
+        let plane = height * width
+        for item in 0..<batch {
+            for ch in 0..<cin {
+                for k in 0..<plane { input.at(ch, item)[k] = x[(item * cin + ch) * plane + k] }
+            }
+        }
+        let w = weight.withUnsafeBufferPointer { WinogradWeights(weight: $0.baseAddress!, cout: cout, cin: cin) }
+        try bias.withUnsafeBufferPointer { b in
+            for (epilogue, name) in [(ConvEpilogue.none, "out"), (.glu, "glu")] {
+                let got = Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue).torchLayout()
+                let expected = try load(name)
+                XCTAssertEqual(got.count, expected.count, name, file: file, line: line)
+                let err = relativeError(got, expected)
+                print("winograd \(batch)x\(cin)->\(cout) \(height)x\(width) \(name): relative error \(err)")
+                XCTAssertLessThanOrEqual(err, 1e-6, "\(name): relative error \(err)", file: file, line: line)
+            }
+        }
+    }
+
+    func testOddSizesTwoItems() throws {
+        try check(batch: 2, cin: 5, cout: 6, height: 7, width: 9)
+    }
+
+    func testManyTileRowsOneItem() throws {
+        try check(batch: 1, cin: 48, cout: 96, height: 64, width: 157)
+    }
+
+    func testSingleRowAndColumn() throws {
+        try check(batch: 1, cin: 3, cout: 4, height: 1, width: 1)
+    }
+}

@@ -9,11 +9,20 @@ struct ConvWeights {
     /// Whether `weight` is stored as `[kh][Cout][Cin*kw]` for the row-tap convolution
     /// (`Kernels.conv(rowTaps:)`) instead of PyTorch's `[Cout, Cin, kh, kw]`.
     var rowTaps = false
+    /// For a 3x3 convolution, the weights in the Winograd domain (`Kernels.winogradConv`).
+    var winograd: WinogradWeights?
 
-    /// The same weights in the row-tap layout (a 2-D convolution with kh > 1; others as they are).
-    func withRowTaps() -> ConvWeights {
+    /// The same weights in the layout of the fastest kernel for them: the Winograd domain for a
+    /// 3x3 convolution, the row-tap layout for other 2-D convolutions with kh > 1, else as
+    /// they are.
+    func prepared() -> ConvWeights {
         let s = weight.shape
         guard s.count == 4, s[2] > 1 else { return self }
+        if s[2] == 3 && s[3] == 3 {
+            var w = self
+            w.winograd = WinogradWeights(weight: weight.data, cout: s[0], cin: s[1])
+            return w
+        }
         let (cout, cin, kh, kw) = (s[0], s[1], s[2], s[3])
         var taps = [Float](repeating: 0, count: weight.count)
         for co in 0..<cout {
@@ -56,6 +65,13 @@ extension ConvWeights {
         let k = 1 + 2 * context
         if freq { g.kh = k; g.ph = context }
         g.kw = k; g.pw = context
+        if let winograd {
+            // 3x3, stride 1, padding 1: the geometry F(2x2, 3x3) computes.
+            guard let norm else { return Kernels.winogradConv(x, winograd, bias: bias.data, epilogue: .glu) }
+            let r = Kernels.winogradConv(x, winograd, bias: bias.data)
+            norm.apply(r)
+            return Kernels.glu(r)
+        }
         guard let norm else {
             return Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, epilogue: .glu,
                                 rowTaps: rowTaps)
@@ -174,7 +190,7 @@ struct EncoderLayer {
         if rewrite {
             let k = 1 + 2 * context
             self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cout, cout, k, k] : [2 * cout, cout, k])
-                .withRowTaps()
+                .prepared()
             norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: 2 * cout) : nil
         } else {
             self.rewrite = nil; norm2 = nil
@@ -259,7 +275,7 @@ struct DecoderLayer {
         if rewrite {
             let k = 1 + 2 * context
             self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cin, cin, k, k] : [2 * cin, cin, k])
-                .withRowTaps()
+                .prepared()
             norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: 2 * cin) : nil
         } else {
             self.rewrite = nil; norm1 = nil
