@@ -33,7 +33,9 @@ final class HTDemucs {
         config = c
         struct Spec { var index: Int; var freq: Bool; var lastFreq: Bool; var ker: Int; var stri: Int
                       var pad: Bool; var norm: Bool; var chin: Int; var chinZ: Int; var chout: Int
-                      var choutZ: Int; var decChin: Int; var decChinZ: Int }
+                      var choutZ: Int; var decChin: Int; var decChinZ: Int
+                      /// Frequency rows of the layer's output (the rewrite convolutions' input).
+                      var rows = 1 }
         var specs: [Spec] = []
         var chin = c.audioChannels, chinZ = 2 * chin
         var chout = c.channelsTime ?? c.channels, choutZ = c.channels
@@ -51,10 +53,11 @@ final class HTDemucs {
                          chin: chin, chinZ: chinZ, chout: chout, choutZ: choutZ, decChin: 0, decChinZ: 0)
             if index == 0 { chin = c.audioChannels * c.sources.count; chinZ = 2 * chin }
             s.decChin = chin; s.decChinZ = chinZ
-            specs.append(s)
             chin = chout; chinZ = choutZ
             chout = Int(c.growth * Double(chout)); choutZ = Int(c.growth * Double(choutZ))
             if freq { freqs = freqs <= c.kernelSize ? 1 : freqs / c.stride }
+            s.rows = freq ? freqs : 1
+            specs.append(s)
             if index == 0 && c.freqEmb != 0 { embFreqs = freqs; embChannels = chinZ }
         }
         let nT = specs.filter(\.freq).count
@@ -65,27 +68,28 @@ final class HTDemucs {
             encoder.append(try EncoderLayer(store, "encoder.\(s.index)", cin: s.chinZ, cout: s.choutZ, kernel: s.ker,
                                             stride: s.stri, normGroups: c.normGroups, empty: false, freq: s.freq,
                                             dconv: dconvEnc, norm: s.norm, context: c.contextEnc, pad: s.pad,
-                                            rewrite: c.rewrite, dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
+                                            rewrite: c.rewrite, rows: s.rows, dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
             if s.freq {
                 tencoder.append(try EncoderLayer(store, "tencoder.\(s.index)", cin: s.chin, cout: s.chout,
                                                  kernel: c.kernelSize, stride: c.stride, normGroups: c.normGroups,
                                                  empty: s.lastFreq, freq: false, dconv: dconvEnc, norm: s.norm,
                                                  context: c.contextEnc, pad: true, rewrite: c.rewrite,
-                                                 dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
+                                                 rows: 1, dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
             }
         }
         for s in specs.reversed() {
             decoder.append(try DecoderLayer(store, "decoder.\(c.depth - 1 - s.index)", cin: s.choutZ, cout: s.decChinZ,
                                             last: s.index == 0, kernel: s.ker, stride: s.stri, normGroups: c.normGroups,
                                             empty: false, freq: s.freq, dconv: dconvDec, norm: s.norm,
-                                            context: c.context, pad: s.pad, rewrite: c.rewrite,
+                                            context: c.context, pad: s.pad, rewrite: c.rewrite, rows: s.rows,
                                             dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
             if s.freq {
                 tdecoder.append(try DecoderLayer(store, "tdecoder.\(nT - 1 - s.index)", cin: s.chout, cout: s.decChin,
                                                  last: s.index == 0, kernel: c.kernelSize, stride: c.stride,
                                                  normGroups: c.normGroups, empty: s.lastFreq, freq: false,
                                                  dconv: dconvDec, norm: s.norm, context: c.context, pad: true,
-                                                 rewrite: c.rewrite, dconvComp: c.dconvComp, dconvDepth: c.dconvDepth))
+                                                 rewrite: c.rewrite, rows: 1, dconvComp: c.dconvComp,
+                                                 dconvDepth: c.dconvDepth))
             }
         }
         self.encoder = encoder

@@ -13,14 +13,19 @@ struct ConvWeights {
     var winograd: WinogradWeights?
 
     /// The same weights in the layout of the fastest kernel for them: the Winograd domain for a
-    /// 3x3 convolution, the row-tap layout for other 2-D convolutions with kh > 1, else as
-    /// they are.
-    func prepared() -> ConvWeights {
+    /// 3x3 convolution (F(4x4, 3x3) on inputs of at least 16 frequency `rows`, else
+    /// F(2x2, 3x3)), the row-tap layout for other 2-D convolutions with kh > 1, else as they are.
+    ///
+    /// Why 16 rows: F(4x4) needs 2.25 products per output where F(2x2) needs 4, but on 8 rows
+    /// it has only 2 tile rows per item, and its 36 weight matrices (42 MB for the innermost
+    /// layer of the default model) are streamed again for every small block; measured there,
+    /// F(2x2) is faster.
+    func prepared(rows: Int) -> ConvWeights {
         let s = weight.shape
         guard s.count == 4, s[2] > 1 else { return self }
         if s[2] == 3 && s[3] == 3 {
             var w = self
-            w.winograd = WinogradWeights(weight: weight.data, cout: s[0], cin: s[1])
+            w.winograd = WinogradWeights(weight: weight.data, cout: s[0], cin: s[1], tile: rows >= 16 ? 4 : 2)
             return w
         }
         let (cout, cin, kh, kw) = (s[0], s[1], s[2], s[3])
@@ -172,7 +177,7 @@ struct EncoderLayer {
 
     init(_ store: WeightStore, _ prefix: String, cin: Int, cout: Int, kernel: Int, stride: Int,
          normGroups: Int, empty: Bool, freq: Bool, dconv: Bool, norm: Bool, context: Int,
-         pad: Bool, rewrite: Bool, dconvComp: Double, dconvDepth: Int) throws {
+         pad: Bool, rewrite: Bool, rows: Int, dconvComp: Double, dconvDepth: Int) throws {
         self.freq = freq
         self.empty = empty
         self.cin = cin
@@ -190,7 +195,7 @@ struct EncoderLayer {
         if rewrite {
             let k = 1 + 2 * context
             self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cout, cout, k, k] : [2 * cout, cout, k])
-                .prepared()
+                .prepared(rows: rows)
             norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: 2 * cout) : nil
         } else {
             self.rewrite = nil; norm2 = nil
@@ -255,7 +260,7 @@ struct DecoderLayer {
 
     init(_ store: WeightStore, _ prefix: String, cin: Int, cout: Int, last: Bool, kernel: Int, stride: Int,
          normGroups: Int, empty: Bool, freq: Bool, dconv: Bool, norm: Bool, context: Int,
-         pad: Bool, rewrite: Bool, dconvComp: Double, dconvDepth: Int) throws {
+         pad: Bool, rewrite: Bool, rows: Int, dconvComp: Double, dconvDepth: Int) throws {
         self.freq = freq
         self.empty = empty
         self.last = last
@@ -275,7 +280,7 @@ struct DecoderLayer {
         if rewrite {
             let k = 1 + 2 * context
             self.rewrite = try ConvWeights.load(store, prefix + ".rewrite", freq ? [2 * cin, cin, k, k] : [2 * cin, cin, k])
-                .prepared()
+                .prepared(rows: rows)
             norm1 = norm ? try .load(store, prefix + ".norm1", groups: normGroups, channels: 2 * cin) : nil
         } else {
             self.rewrite = nil; norm1 = nil
