@@ -101,15 +101,15 @@ extension Kernels {
         // streams them again, so there the largest block is fastest (one item: 2 x 158 tiles).
         let perTile = points * (cin + cout)
         let target = max(1, min(512, 6_291_456 / perTile))
-        var rowsPerBlock = max(1, min(th, target / tw))
-        var blocksPerItem = (th + rowsPerBlock - 1) / rowsPerBlock
+        var blocksPerItem = (th + max(1, target / tw) - 1) / max(1, target / tw)
         let blocks0 = x.b * blocksPerItem
         if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
             let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
-            let perItem = max(1, (wanted + x.b - 1) / x.b)
-            rowsPerBlock = max(1, (th + perItem - 1) / perItem)
-            blocksPerItem = (th + rowsPerBlock - 1) / rowsPerBlock
+            blocksPerItem = min(th, max(1, (wanted + x.b - 1) / x.b))
         }
+        // Equal blocks: as many tile rows in each as the count allows.
+        let rowsPerBlock = (th + blocksPerItem - 1) / blocksPerItem
+        blocksPerItem = (th + rowsPerBlock - 1) / rowsPerBlock
         let blocks = x.b * blocksPerItem
         let maxTiles = rowsPerBlock * tw
         // Row stride of V, M and the outputs: room for a last 16-lane store past the tiles.
