@@ -8,7 +8,8 @@ side in one run, with the product's default-size HTDemucs (4 sources, mono, 16 k
     .venv/bin/python bench/pipeline/bench.py [--runs 3] [--threads 2]
 
 Both sides get the same input, noise profile, model and thread count (torch.set_num_threads /
-OPENBLAS_NUM_THREADS). Times are the processing of the segment (model loading and file I/O
+OPENBLAS_NUM_THREADS); each round runs Python, then acoustic-edge, then acoustic-edge with
+OPENBLAS_CORETYPE as set, so all three see the same machine load. Times are the processing of the segment (model loading and file I/O
 excluded on both sides, as each reports it), best and median of --runs, plus each command's
 wall time and peak resident memory. acoustic-edge runs with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
 unset (as on an edge node) and once more as set in this environment. Not a test: run it on a
@@ -62,31 +63,34 @@ def main():
     config.write_text(f"denoise:\n  noise_profile: {work / 'noise.pt'}\nseparator:\n  model: {model}\n"
                       f"output:\n  dir: {work / 'out'}\n")
 
-    python_times, python_walls, python_rss = [], [], 0.0
-    for _ in range(a.runs):
+    def python_run():
         out, wall, peak = timed([PY, ROOT / "Tests/reference/prototype_pipeline.py", work / "recording.wav", work / "ref",
-                              "--noise", work / "noise.pt", "--model", model, "--threads", str(a.threads), "--no-save"])
-        python_times.append(float(re.search(r"seconds ([0-9.]+)", out).group(1)))
-        python_walls.append(wall)
-        python_rss = max(python_rss, peak)
+                                 "--noise", work / "noise.pt", "--model", model, "--threads", str(a.threads), "--no-save"])
+        return float(re.search(r"seconds ([0-9.]+)", out).group(1)), wall, peak, None
 
-    def agent_runs(unset):
+    def agent_run(unset, i):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
         if unset:
             env.pop("OPENBLAS_CORETYPE", None)
             env.pop("OPENBLAS_L2_SIZE", None)
-        times, walls, rss = [], [], 0.0
-        for i in range(a.runs):
-            out, wall, peak = timed([a.agent, "process", "--config", str(config), "--output", str(work / f"out{i}"),
-                                     str(work / "recording.wav")], env=env)
-            m = re.search(r"in ([0-9.]+) s \(denoise ([0-9.]+) s, separate ([0-9.]+) s, mel ([0-9.]+) s\)", out)
-            times.append(float(m.group(1)))
-            walls.append(wall)
-            rss = max(rss, peak)
-        return times, walls, m.groups(), rss
+        out, wall, peak = timed([a.agent, "process", "--config", str(config), "--output", str(work / f"out{i}"),
+                                 str(work / "recording.wav")], env=env)
+        m = re.search(r"in ([0-9.]+) s \(denoise ([0-9.]+) s, separate ([0-9.]+) s, mel ([0-9.]+) s\)", out)
+        return float(m.group(1)), wall, peak, m.groups()
 
-    edge_times, edge_walls, edge_stages, edge_rss = agent_runs(unset=True)
-    set_times, _, _, _ = agent_runs(unset=False)
+    # Rounds alternate the three commands, so that each sees the same load on a shared machine.
+    runs = {"python": [], "edge": [], "set": []}
+    for i in range(a.runs):
+        runs["python"].append(python_run())
+        runs["edge"].append(agent_run(True, 2 * i))
+        runs["set"].append(agent_run(False, 2 * i + 1))
+    python_times, python_walls = [r[0] for r in runs["python"]], [r[1] for r in runs["python"]]
+    python_rss = max(r[2] for r in runs["python"])
+    edge_times, edge_walls = [r[0] for r in runs["edge"]], [r[1] for r in runs["edge"]]
+    edge_rss, edge_stages = max(r[2] for r in runs["edge"]), runs["edge"][-1][3]
+    set_times = [r[0] for r in runs["set"]]
+    per_round = [p / e for p, e in zip(python_times, edge_times)]
+
     print(f"one 8-microphone 10-s segment, default HTDemucs (26.9 M parameters), {a.threads} threads each side")
     print(f"  Python prototype (noisereduce + demucs + torchaudio): best {min(python_times):.3f} s, median {statistics.median(python_times):.3f} s"
           f" (command wall median {statistics.median(python_walls):.2f} s)")
@@ -96,6 +100,8 @@ def main():
           f"best {min(set_times):.3f} s, median {statistics.median(set_times):.3f} s")
     print(f"  ratio (Python / acoustic-edge, medians): {statistics.median(python_times) / statistics.median(edge_times):.2f}x"
           f" (with OPENBLAS_CORETYPE set: {statistics.median(python_times) / statistics.median(set_times):.2f}x); goal >= 2.5x")
+    print(f"  ratio of the bests: {min(python_times) / min(edge_times):.2f}x; per round: "
+          + ", ".join(f"{r:.2f}x" for r in per_round))
     print(f"  peak memory (resident): Python {python_rss:.0f} MB, acoustic-edge {edge_rss:.0f} MB")
 
 
