@@ -226,16 +226,18 @@ final class SeparateCommandTests: XCTestCase {
 }
 
 /// The Winograd 3x3 kernels F(2x2, 3x3) and F(4x4, 3x3) against torch.nn.functional.conv2d
-/// (Tests/reference/conv3x3_reference.py): heights and widths that leave partial last tiles,
+/// and F(m, 3) over time against conv1d (Tests/reference/conv3x3_reference.py): heights and
+/// widths that leave partial last tiles,
 /// two batch items, both epilogues, and tile-row counts that split into several blocks.
 final class WinogradTests: XCTestCase {
-    func check(batch: Int, cin: Int, cout: Int, height: Int, width: Int,
+    func check(batch: Int, cin: Int, cout: Int, height: Int, width: Int, dims: Int = 2,
                file: StaticString = #filePath, line: UInt = #line) throws {
+        precondition(dims == 2 || height == 1, "a 1-D convolution has one row")
         let folder = try ReferenceHarness.makeScratchFolder(prefix: "winograd")
         defer { try? FileManager.default.removeItem(at: folder) }
         try ReferenceHarness.python("conv3x3_reference.py", [
             folder.path, "--batch", String(batch), "--cin", String(cin), "--cout", String(cout),
-            "--height", String(height), "--width", String(width)])
+            "--height", String(height), "--width", String(width), "--dims", String(dims)])
         func load(_ name: String) throws -> [Float] { try readFloats(folder.appendingPathComponent(name + ".f32")) }
         let x = try load("x"), weight = try load("weight"), bias = try load("bias")
         let workspace = Workspace()
@@ -248,15 +250,18 @@ final class WinogradTests: XCTestCase {
         }
         for (tile, tolerance) in [(2, 1e-6), (4, 1e-5)] {
             let w = weight.withUnsafeBufferPointer {
-                WinogradWeights(weight: $0.baseAddress!, cout: cout, cin: cin, tile: tile)
+                WinogradWeights(weight: $0.baseAddress!, cout: cout, cin: cin, tile: tile, dims: dims)
             }
             try bias.withUnsafeBufferPointer { b in
                 for (epilogue, name) in [(ConvEpilogue.none, "out"), (.glu, "glu")] {
-                    let got = Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue).torchLayout()
+                    let result = dims == 2
+                        ? Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue)
+                        : Kernels.winogradConv1D(input, w, bias: b.baseAddress, epilogue: epilogue)
+                    let got = result.torchLayout()
                     let expected = try load(name)
                     XCTAssertEqual(got.count, expected.count, name, file: file, line: line)
                     let err = relativeError(got, expected)
-                    print("F(\(tile)x\(tile)) \(batch)x\(cin)->\(cout) \(height)x\(width) \(name): relative error \(err)")
+                    print("F(\(tile)x\(tile)) \(dims)-D \(batch)x\(cin)->\(cout) \(height)x\(width) \(name): relative error \(err)")
                     XCTAssertLessThanOrEqual(err, tolerance, "F(\(tile)x\(tile)) \(name)", file: file, line: line)
                 }
             }
@@ -273,5 +278,12 @@ final class WinogradTests: XCTestCase {
 
     func testSingleRowAndColumn() throws {
         try check(batch: 1, cin: 3, cout: 4, height: 1, width: 1)
+    }
+
+    /// F(m, 3) over time: a sequence that leaves a partial last tile and splits into several
+    /// blocks, two items; and a sequence shorter than one tile.
+    func testOneDimensional() throws {
+        try check(batch: 2, cin: 7, cout: 10, height: 1, width: 2_503, dims: 1)
+        try check(batch: 1, cin: 3, cout: 4, height: 1, width: 3, dims: 1)
     }
 }

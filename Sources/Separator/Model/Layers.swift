@@ -22,6 +22,12 @@ struct ConvWeights {
     /// F(2x2) is faster.
     func prepared(rows: Int) -> ConvWeights {
         let s = weight.shape
+        if s.count == 3 && s[2] == 3 {
+            // Kernel 3 over time (the time branch's rewrite with context 1): F(4, 3).
+            var w = self
+            w.winograd = WinogradWeights(weight: weight.data, cout: s[0], cin: s[1], tile: 4, dims: 1)
+            return w
+        }
         guard s.count == 4, s[2] > 1 else { return self }
         if s[2] == 3 && s[3] == 3 {
             var w = self
@@ -71,9 +77,14 @@ extension ConvWeights {
         if freq { g.kh = k; g.ph = context }
         g.kw = k; g.pw = context
         if let winograd {
-            // 3x3, stride 1, padding 1: the geometry F(2x2, 3x3) computes.
-            guard let norm else { return Kernels.winogradConv(x, winograd, bias: bias.data, epilogue: .glu) }
-            let r = Kernels.winogradConv(x, winograd, bias: bias.data)
+            // Kernel 3 (3x3 or 3 over time), stride 1, padding 1: what F(m, 3) computes.
+            func conv(_ epilogue: ConvEpilogue) -> Activation {
+                winograd.dims == 1
+                    ? Kernels.winogradConv1D(x, winograd, bias: bias.data, epilogue: epilogue)
+                    : Kernels.winogradConv(x, winograd, bias: bias.data, epilogue: epilogue)
+            }
+            guard let norm else { return conv(.glu) }
+            let r = conv(.none)
             norm.apply(r)
             return Kernels.glu(r)
         }

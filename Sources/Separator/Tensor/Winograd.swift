@@ -28,6 +28,8 @@ import COpenBLAS
 struct WinogradWeights {
     /// Output positions per tile and axis, m (2 or 4).
     let tile: Int
+    /// 2 for a 3x3 convolution over (F, T), 1 for a kernel-3 convolution over T.
+    let dims: Int
     let cout: Int
     let cin: Int
     /// `alpha^2 * cout * cin` floats.
@@ -45,13 +47,30 @@ struct WinogradWeights {
                 [twentyFourth, twelfth, sixth], [twentyFourth, -twelfth, sixth], [0, 0, 1]]
     }
 
-    /// Transforms a PyTorch weight `[Cout, Cin, 3, 3]` for F(tile x tile, 3x3).
-    init(weight: UnsafePointer<Float>, cout: Int, cin: Int, tile: Int) {
+    /// Transforms a PyTorch weight `[Cout, Cin, 3, 3]` (`dims` 2) for F(tile x tile, 3x3), or
+    /// `[Cout, Cin, 3]` (`dims` 1) for F(tile, 3): `U[q][Cout][Cin] = (G g)[q]`.
+    init(weight: UnsafePointer<Float>, cout: Int, cin: Int, tile: Int, dims: Int = 2) {
         precondition(tile == 2 || tile == 4, "Winograd tiles are 2x2 or 4x4")
         self.tile = tile
+        self.dims = dims
         self.cout = cout
         self.cin = cin
         let a = tile + 2, g = Self.g(tile: tile)
+        if dims == 1 {
+            var u = [Float](repeating: 0, count: a * cout * cin)
+            for co in 0..<cout {
+                for ci in 0..<cin {
+                    let w = weight + (co * cin + ci) * 3
+                    for q in 0..<a {
+                        var s = 0.0
+                        for k in 0..<3 { s += g[q][k] * Double(w[k]) }
+                        u[(q * cout + co) * cin + ci] = Float(s)
+                    }
+                }
+            }
+            self.u = Parameter(shape: [a, cout, cin], values: u)
+            return
+        }
         var u = [Float](repeating: 0, count: a * a * cout * cin)
         var gg = [Double](repeating: 0, count: a * 3)
         for co in 0..<cout {
@@ -86,7 +105,7 @@ extension Kernels {
     /// F(m x m, 3x3), then `epilogue`: `[Cout, B, H, W]` (`Cout / 2` channels for `.glu`).
     static func winogradConv(_ x: Activation, _ w: WinogradWeights, bias: UnsafePointer<Float>?,
                              epilogue: ConvEpilogue = .none) -> Activation {
-        precondition(x.c == w.cin, "winograd input channels")
+        precondition(x.c == w.cin && w.dims == 2, "winograd input channels")
         let m = w.tile, a = w.alpha, points = a * a, outputs = m * m
         let cin = w.cin, cout = w.cout
         let h = x.f, wd = x.t
@@ -232,6 +251,134 @@ extension Kernels {
         return out
     }
 
+    /// A kernel-3 convolution over time with stride 1 and padding 1 of `x [Cin, B, 1, T]`, by
+    /// F(m, 3) (m + 2 products per m outputs instead of 3 m), then `epilogue`. Blocks are runs
+    /// of tiles along T; otherwise as `winogradConv`.
+    static func winogradConv1D(_ x: Activation, _ w: WinogradWeights, bias: UnsafePointer<Float>?,
+                               epilogue: ConvEpilogue = .none) -> Activation {
+        precondition(x.c == w.cin && w.dims == 1 && x.f == 1, "winograd 1-D input")
+        let m = w.tile, a = w.alpha
+        let cin = w.cin, cout = w.cout
+        let length = x.t
+        let tiles = (length + m - 1) / m
+        let outChannels = epilogue == .glu ? cout / 2 : cout
+        let out = x.new(c: outChannels, f: 1, t: length)
+
+        // Blocks: runs of at most 512 tiles and 24 MB of V and M, a multiple of the workers,
+        // equal in size.
+        let target = max(16, min(512, 6_291_456 / (a * (cin + cout))))
+        var blocksPerItem = (tiles + target - 1) / target
+        let blocks0 = x.b * blocksPerItem
+        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
+            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+            blocksPerItem = min(tiles, max(1, (wanted + x.b - 1) / x.b))
+        }
+        let perBlock = (tiles + blocksPerItem - 1) / blocksPerItem
+        blocksPerItem = (tiles + perBlock - 1) / perBlock
+        let blocks = x.b * blocksPerItem
+        let ld = (perBlock + 31) / 16 * 16
+        let span = m * perBlock + 2  // input positions a block's tiles read
+        let padded = (span + 15) / 16 * 16 + 64
+        let vFloats = a * cin * ld, mFloats = a * cout * ld
+        let perWorker = vFloats + mFloats + padded + 2 * m * ld + 64
+        let workers = min(Parallel.threads, blocks)
+        let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
+
+        Parallel.forTiles(blocks) { block, worker in
+            let v = scratch.data + worker * perWorker
+            let mm = v + vFloats
+            let e = mm + mFloats
+            let o = e + padded
+            let og = o + m * ld
+            let item = block / blocksPerItem
+            let tj0 = (block % blocksPerItem) * perBlock
+            let n = min(perBlock, tiles - tj0)
+
+            // V[q][ci][t]: the block's inputs m tj0 - 1 ..< + m n + 2 (zeros outside the
+            // sequence), then B^T per tile.
+            let first = m * tj0 - 1
+            let inside = max(0, first)..<min(length, first + m * n + 2)
+            for ci in 0..<cin {
+                let src = x.at(ci, item)
+                e.update(repeating: 0, count: padded)
+                if !inside.isEmpty { (e + (inside.lowerBound - first)).update(from: src + inside.lowerBound, count: inside.count) }
+                if m == 2 {
+                    columnTransform4(e, stride: padded, rows: 1, tiles: n, into: v + ci * ld, pointStride: cin * ld)
+                } else {
+                    columnTransform6(e, stride: padded, rows: 1, tiles: n, into: v + ci * ld, pointStride: cin * ld)
+                }
+            }
+
+            let u = w.u.data
+            for q in 0..<a {
+                sgemm(m: cout, n: n, k: cin, a: u + q * cout * cin, lda: cin,
+                      b: v + q * cin * ld, ldb: ld, beta: 0, c: mm + q * cout * ld, ldc: ld)
+            }
+
+            // Y = A^T M of channel `co`: dst[j * ld + t], output m (tj0 + t) + j.
+            func outputTiles(_ co: Int, into dst: UnsafeMutablePointer<Float>) {
+                let p = mm + co * ld, stride = cout * ld
+                var t = 0
+                while t < n {
+                    @inline(__always) func at(_ q: Int) -> Lanes { load(p + (q * stride + t), 16) }
+                    if m == 2 {
+                        let y = at4(at(0), at(1), at(2), at(3))
+                        store(y.0, dst + t)
+                        store(y.1, dst + ld + t)
+                    } else {
+                        let y = at6(at(0), at(1), at(2), at(3), at(4), at(5))
+                        store(y.0, dst + t)
+                        store(y.1, dst + ld + t)
+                        store(y.2, dst + 2 * ld + t)
+                        store(y.3, dst + 3 * ld + t)
+                    }
+                    t += 16
+                }
+            }
+
+            func write(_ ch: Int, _ y: UnsafeMutablePointer<Float>) {
+                let row = out.at(ch, item) + m * tj0
+                let whole = min(n, (length - m * tj0) / m)  // tiles whose m outputs are all inside
+                if m == 2 {
+                    interleave2(y, y + ld, whole, into: row)
+                } else {
+                    interleave4(y, y + ld, y + 2 * ld, y + 3 * ld, whole, into: row)
+                }
+                for pos in (m * whole)..<min(m * n, length - m * tj0) { row[pos] = y[(pos % m) * ld + whole] }
+            }
+
+            func epilogueRows(_ body: (Int) -> Void) {
+                for k in 0..<m { for t in (k * ld)..<(k * ld + n) { body(t) } }
+            }
+            switch epilogue {
+            case .glu:
+                let half = cout / 2
+                for ch in 0..<half {
+                    outputTiles(ch, into: o)
+                    outputTiles(ch + half, into: og)
+                    let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
+                    epilogueRows { k in o[k] = (o[k] + ba) * fastSigmoid(og[k] + bg) }
+                    write(ch, o)
+                }
+            case .gelu:
+                for co in 0..<cout {
+                    outputTiles(co, into: o)
+                    let b = bias?[co] ?? 0
+                    epilogueRows { k in o[k] = fastGelu(o[k] + b) }
+                    write(co, o)
+                }
+            case .none:
+                for co in 0..<cout {
+                    outputTiles(co, into: o)
+                    let b = bias?[co] ?? 0
+                    epilogueRows { k in o[k] += b }
+                    write(co, o)
+                }
+            }
+        }
+        return out
+    }
+
     // MARK: - Transforms
 
     /// Lanes `0..<count` of `p` (the rest zero).
@@ -310,11 +457,12 @@ extension Kernels {
     }
 
     /// F(2, 3)'s B^T along T, per tile: with `c = e[p] + 2 tj`, point (p, q) of tile tj is
-    /// written to `v[(4 p + q) * pointStride + tj]`. Sixteen tiles at a time by even/odd
+    /// written to `v[(4 p + q) * pointStride + tj]`, for the `rows` rows p (1 for a 1-D
+    /// convolution). Sixteen tiles at a time by even/odd
     /// splits of 32 contiguous floats.
-    private static func columnTransform4(_ e: UnsafePointer<Float>, stride: Int, tiles: Int,
+    private static func columnTransform4(_ e: UnsafePointer<Float>, stride: Int, rows: Int = 4, tiles: Int,
                                          into v: UnsafeMutablePointer<Float>, pointStride: Int) {
-        for p in 0..<4 {
+        for p in 0..<rows {
             let raw = UnsafeRawPointer(e + p * stride)
             let o = v + 4 * p * pointStride
             var tj = 0
@@ -333,9 +481,9 @@ extension Kernels {
 
     /// F(4, 3)'s B^T along T, per tile (see `columnTransform4`): `c = e[p] + 4 tj`, six points.
     /// Sixteen tiles at a time: `phases(at: 4 tj)` gives c0..c3, `phases(at: 4 tj + 4)` c4, c5.
-    private static func columnTransform6(_ e: UnsafePointer<Float>, stride: Int, tiles: Int,
+    private static func columnTransform6(_ e: UnsafePointer<Float>, stride: Int, rows: Int = 6, tiles: Int,
                                          into v: UnsafeMutablePointer<Float>, pointStride: Int) {
-        for p in 0..<6 {
+        for p in 0..<rows {
             let row = e + p * stride
             let o = v + 6 * p * pointStride
             var tj = 0
