@@ -181,6 +181,9 @@ struct EncoderLayer {
     let pad: Int
     let context: Int
     let conv: ConvWeights
+    /// The frequency branch's convolution (kernel 2 x stride) over polyphase rows
+    /// (`Kernels.polyphaseConv`).
+    let polyphase: PolyphaseWeights?
     let norm1: GroupNormWeights?
     let rewrite: ConvWeights?
     let norm2: GroupNormWeights?
@@ -198,6 +201,8 @@ struct EncoderLayer {
         self.pad = pad ? kernel / 4 : 0
         self.context = context
         conv = try .load(store, prefix + ".conv", freq ? [cout, cin, kernel, 1] : [cout, cin, kernel])
+        polyphase = freq && kernel == 2 * stride
+            ? PolyphaseWeights(weight: conv.weight.data, cout: cout, cin: cin, stride: stride) : nil
         if empty {
             norm1 = nil; self.rewrite = nil; norm2 = nil; self.dconv = nil
             return
@@ -227,8 +232,12 @@ struct EncoderLayer {
         }
         // GELU right after the convolution (no injection, no norm between): fused.
         let fuseGelu = !empty && inject == nil && norm1 == nil
-        let y = Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g,
-                             epilogue: fuseGelu ? .gelu : .none)
+        let y = if let polyphase {
+            Kernels.polyphaseConv(x, polyphase, bias: conv.bias.data, pad: pad, epilogue: fuseGelu ? .gelu : .none)
+        } else {
+            Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g,
+                         epilogue: fuseGelu ? .gelu : .none)
+        }
         if empty { return y }
         if let inject {
             precondition(inject.t == y.t && inject.c == y.c, "inject shape")

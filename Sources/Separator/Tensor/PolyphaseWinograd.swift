@@ -1,0 +1,186 @@
+// The frequency branch's strided convolution (kernel 2s, stride s over F: 8 and 4 in
+// HTDemucs) as a 2-tap convolution over polyphase rows, computed by Winograd's F(3, 2).
+//
+// Why: these convolutions are 4.4 of the default model's 79 GFLOP. Output row o is
+//     y[o] = sum_k<2s w[k] x[s o + k - pad] = sum_r<s (w[r] x_r[o] + w[s + r] x_r[o + 1])
+// with the phase rows x_r[n] = x[s n + r - pad]: a stride-1, 2-tap convolution over s Cin
+// channels (ci, r). F(3, 2) computes three output rows from four phase rows with four products
+// (the direct form needs six): per block of rows, four SGEMMs
+//     M[xi] (Cout x columns) = U[xi] (Cout x s Cin) * V[xi] (s Cin x columns)
+// with U = G (w[r], w[s + r]), V = B^T (x_r[3t], ..., x_r[3t + 3]), y = A^T M. The matrices are
+// those of F(2, 3) transposed (a correlation's roles of filter and output swap), points 0, +-1
+// and infinity: only adds and a halving folded into U, so the result differs from the direct
+// convolution by rounding alone. Every transform combines whole rows over T (contiguous), so
+// there is no gather. Not in OpenBLAS or any library packaged here, hence this file.
+
+/// A strided convolution's weights `[Cout, Cin, 2s, 1]` as F(3, 2)'s four matrices over
+/// polyphase rows: `U[xi][Cout][Cin * s]`, column `ci * s + r`.
+struct PolyphaseWeights {
+    /// The convolution's stride s along F (its kernel is 2s).
+    let stride: Int
+    let cout: Int
+    let cin: Int
+    /// `4 * cout * cin * stride` floats.
+    let u: Parameter
+
+    /// From a PyTorch weight `[Cout, Cin, 2 stride, 1]`.
+    init(weight: UnsafePointer<Float>, cout: Int, cin: Int, stride s: Int) {
+        self.stride = s
+        self.cout = cout
+        self.cin = cin
+        let k = cin * s
+        var u = [Float](repeating: 0, count: 4 * cout * k)
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                for r in 0..<s {
+                    let a = weight[(co * cin + ci) * 2 * s + r], b = weight[(co * cin + ci) * 2 * s + s + r]
+                    let column = co * k + ci * s + r
+                    // G = [[1, 0], [1/2, 1/2], [1/2, -1/2], [0, -1]] (the 1/2 of A^T folded in).
+                    u[column] = a
+                    u[cout * k + column] = (a + b) / 2
+                    u[2 * cout * k + column] = (a - b) / 2
+                    u[3 * cout * k + column] = -b
+                }
+            }
+        }
+        self.u = Parameter(shape: [4, cout, k], values: u)
+    }
+}
+
+extension Kernels {
+    /// The convolution of `x [Cin, B, H, T]` with kernel `2s` and stride `s` over F, padding
+    /// `pad` over F, none over T, then `epilogue` (`.none` or `.gelu`): `[Cout, B, Ho, T]`.
+    static func polyphaseConv(_ x: Activation, _ w: PolyphaseWeights, bias: UnsafePointer<Float>?, pad: Int,
+                              epilogue: ConvEpilogue) -> Activation {
+        precondition(x.c == w.cin && epilogue != .glu, "polyphase convolution input")
+        let s = w.stride, cout = w.cout, k = w.cin * s
+        let h = x.f, t = x.t
+        let ho = (h + 2 * pad - 2 * s) / s + 1
+        let out = x.new(c: cout, f: ho, t: t)
+        let tilesPerItem = (ho + 2) / 3  // three output rows per tile
+
+        // Blocks of tiles of one item: about 2.4 MB of V and M (in L2 and L3: larger blocks
+        // measured 2 % slower in all), a multiple of the workers, equal in size.
+        let perTile = 4 * (k + cout) * t, budget = 600_000
+        var blocksPerItem = max(1, (tilesPerItem * perTile + budget - 1) / budget)
+        let blocks0 = x.b * blocksPerItem
+        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
+            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+            blocksPerItem = max(1, (wanted + x.b - 1) / x.b)
+        }
+        blocksPerItem = min(blocksPerItem, tilesPerItem)
+        let perBlock = (tilesPerItem + blocksPerItem - 1) / blocksPerItem
+        blocksPerItem = (tilesPerItem + perBlock - 1) / perBlock
+        let blocks = x.b * blocksPerItem
+        let ld = perBlock * t
+        let vFloats = 4 * k * ld, mFloats = 4 * cout * ld
+        let perWorker = vFloats + mFloats + t
+        let workers = min(Parallel.threads, blocks)
+        let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
+
+        Parallel.forTiles(blocks) { block, worker in
+            let v = scratch.data + worker * perWorker
+            let mm = v + vFloats
+            let zeros = mm + mFloats
+            zeros.update(repeating: 0, count: t)
+            let item = block / blocksPerItem
+            let tile0 = (block % blocksPerItem) * perBlock
+            let tiles = min(perBlock, tilesPerItem - tile0)
+            let n = tiles * t
+
+            // V[xi][ci s + r][j t ..< (j + 1) t] = B^T of phase rows 3 (tile0 + j) + 0...3.
+            for ci in 0..<w.cin {
+                let plane = UnsafePointer(x.at(ci, item))
+                for r in 0..<s {
+                    @inline(__always) func phaseRow(_ row: Int) -> UnsafePointer<Float> {
+                        let hh = s * row + r - pad
+                        return hh >= 0 && hh < h ? plane + hh * t : UnsafePointer(zeros)
+                    }
+                    let dst = v + (ci * s + r) * ld
+                    for j in 0..<tiles {
+                        let first = 3 * (tile0 + j)
+                        inputTransformRows(phaseRow(first), phaseRow(first + 1), phaseRow(first + 2), phaseRow(first + 3),
+                                           count: t, into: dst + j * t, pointStride: k * ld)
+                    }
+                }
+            }
+
+            let u = w.u.data
+            for xi in 0..<4 {
+                sgemm(m: cout, n: n, k: k, a: u + xi * cout * k, lda: k,
+                      b: v + xi * k * ld, ldb: ld, beta: 0, c: mm + xi * cout * ld, ldc: ld)
+            }
+
+            // y = A^T M per output row (three per tile), then bias and the epilogue.
+            for co in 0..<cout {
+                let b = bias?[co] ?? 0
+                for j in 0..<tiles {
+                    let first = 3 * (tile0 + j)
+                    let src = mm + co * ld + j * t
+                    let rows = min(3, ho - first)
+                    let dst = out.at(co, item) + first * t
+                    outputTransformRows(src, pointStride: cout * ld, count: t, rows: rows, into: dst)
+                    let y = dst
+                    switch epilogue {
+                    case .gelu: for q in 0..<(rows * t) { y[q] = fastGelu(y[q] + b) }
+                    default: for q in 0..<(rows * t) { y[q] += b }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// F(3, 2)'s B^T on four rows d0...d3 of `count` floats: point xi goes to
+    /// `v[xi * pointStride ..< + count]` (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
+    private static func inputTransformRows(_ d0: UnsafePointer<Float>, _ d1: UnsafePointer<Float>,
+                                           _ d2: UnsafePointer<Float>, _ d3: UnsafePointer<Float>, count: Int,
+                                           into v: UnsafeMutablePointer<Float>, pointStride: Int) {
+        var j = 0
+        while j < count {
+            let c = min(16, count - j)
+            let x0 = load16(d0 + j, c), x1 = load16(d1 + j, c), x2 = load16(d2 + j, c), x3 = load16(d3 + j, c)
+            store16(x0 - x2, v + j, c)
+            store16(x1 + x2, v + pointStride + j, c)
+            store16(x2 - x1, v + 2 * pointStride + j, c)
+            store16(x1 - x3, v + 3 * pointStride + j, c)
+            j += 16
+        }
+    }
+
+    /// F(3, 2)'s A^T (with its halving folded into U): rows M0 + M1 + M2, M1 - M2, M1 + M2 + M3
+    /// of `count` floats, the first `rows` of them written to `y`, `y + count`, `y + 2 count`.
+    private static func outputTransformRows(_ m: UnsafePointer<Float>, pointStride: Int, count: Int, rows: Int,
+                                            into y: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j < count {
+            let c = min(16, count - j)
+            let m0 = load16(m + j, c), m1 = load16(m + pointStride + j, c)
+            let m2 = load16(m + 2 * pointStride + j, c), m3 = load16(m + 3 * pointStride + j, c)
+            let sum = m1 + m2
+            store16(m0 + sum, y + j, c)
+            if rows > 1 { store16(m1 - m2, y + count + j, c) }
+            if rows > 2 { store16(sum + m3, y + 2 * count + j, c) }
+            j += 16
+        }
+    }
+
+    /// Lanes `0..<count` of `p` (at most 16; the rest zero).
+    @inline(__always)
+    private static func load16(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD16<Float> {
+        if count >= 16 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+        var v = SIMD16<Float>()
+        for i in 0..<count { v[i] = p[i] }
+        return v
+    }
+
+    /// Stores lanes `0..<count` of `v` (at most 16) to `p`.
+    @inline(__always)
+    private static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count >= 16 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+            return
+        }
+        for i in 0..<count { p[i] = v[i] }
+    }
+}
