@@ -273,6 +273,9 @@ struct DecoderLayer {
     let pad: Int
     let context: Int
     let convTr: ConvWeights
+    /// The frequency branch's transposed convolution (kernel 2 x stride) by output phases
+    /// (`Kernels.polyphaseConvTranspose`).
+    let polyphase: PolyphaseWeights?
     let norm2: GroupNormWeights?
     let rewrite: ConvWeights?
     let norm1: GroupNormWeights?
@@ -292,6 +295,8 @@ struct DecoderLayer {
         self.context = context
         convTr = ConvWeights(weight: try store.take(prefix + ".conv_tr.weight", freq ? [cin, cout, kernel, 1] : [cin, cout, kernel]),
                              bias: try store.take(prefix + ".conv_tr.bias", [cout]))
+        polyphase = freq && kernel == 2 * stride && !norm
+            ? PolyphaseWeights(transposedWeight: convTr.weight.data, cin: cin, cout: cout, stride: stride) : nil
         norm2 = norm ? try .load(store, prefix + ".norm2", groups: normGroups, channels: cout) : nil
         if empty {
             self.rewrite = nil; norm1 = nil; self.dconv = nil
@@ -337,6 +342,9 @@ struct DecoderLayer {
                                                   hKeep: 0..<full, wKeep: 0..<y.t)
                 norm2.apply(whole)
                 z = Reshape.crop(whole, f: keep, t: 0..<y.t)
+            } else if let polyphase {
+                z = Kernels.polyphaseConvTranspose(y, polyphase, bias: convTr.bias.data, pad: pad, keep: keep.count,
+                                                   gelu: !last)
             } else {
                 z = Kernels.convTranspose(y, weight: convTr.weight.data, bias: convTr.bias.data, cout: cout, g,
                                           hKeep: keep, wKeep: 0..<y.t, gelu: !last)

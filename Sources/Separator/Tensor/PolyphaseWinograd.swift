@@ -23,6 +23,32 @@ struct PolyphaseWeights {
     /// `4 * cout * cin * stride` floats.
     let u: Parameter
 
+    /// A transposed convolution's weight `[Cin, Cout, 2 stride, 1]` (the decoder's), as F(3, 2)
+    /// over its output phases: output row `s n + r` of the full result is
+    /// `W[.., r] x[n] + W[.., s + r] x[n - 1]`, a 2-tap convolution per phase r. Here
+    /// `U[xi][Cout * s][Cin]`, row `co * s + r`.
+    init(transposedWeight weight: UnsafePointer<Float>, cin: Int, cout: Int, stride s: Int) {
+        self.stride = s
+        self.cout = cout
+        self.cin = cin
+        let rows = cout * s
+        var u = [Float](repeating: 0, count: 4 * rows * cin)
+        for ci in 0..<cin {
+            for co in 0..<cout {
+                for r in 0..<s {
+                    // Taps in correlation order over d[k] = x[n + k - 1]: h0 = W[s + r], h1 = W[r].
+                    let h0 = weight[(ci * cout + co) * 2 * s + s + r], h1 = weight[(ci * cout + co) * 2 * s + r]
+                    let at = (co * s + r) * cin + ci
+                    u[at] = h0
+                    u[rows * cin + at] = (h0 + h1) / 2
+                    u[2 * rows * cin + at] = (h0 - h1) / 2
+                    u[3 * rows * cin + at] = -h1
+                }
+            }
+        }
+        self.u = Parameter(shape: [4, rows, cin], values: u)
+    }
+
     /// From a PyTorch weight `[Cout, Cin, 2 stride, 1]`.
     init(weight: UnsafePointer<Float>, cout: Int, cin: Int, stride s: Int) {
         self.stride = s
@@ -124,6 +150,91 @@ extension Kernels {
                     switch epilogue {
                     case .gelu: for q in 0..<(rows * t) { y[q] = fastGelu(y[q] + b) }
                     default: for q in 0..<(rows * t) { y[q] += b }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The transposed convolution of `x [Cin, B, Hi, T]` with kernel `2s` and stride `s` over F,
+    /// keeping rows `pad ..< pad + keep` of the full `(Hi + 1) s` rows, then exact GELU if
+    /// `gelu`: `[Cout, B, keep, T]`. Each output row is written once, by its phase: no col2im.
+    static func polyphaseConvTranspose(_ x: Activation, _ w: PolyphaseWeights, bias: UnsafePointer<Float>?,
+                                       pad: Int, keep: Int, gelu: Bool) -> Activation {
+        precondition(x.c == w.cin, "polyphase transposed convolution input")
+        let s = w.stride, cin = w.cin, cout = w.cout, rows = cout * s
+        let hi = x.f, t = x.t
+        let out = x.new(c: cout, f: keep, t: t)
+        let tilesPerItem = (hi + 1 + 2) / 3  // phase rows n = 0...hi, three per tile
+
+        let perTile = 4 * (cin + rows) * t, budget = 600_000
+        var blocksPerItem = max(1, (tilesPerItem * perTile + budget - 1) / budget)
+        let blocks0 = x.b * blocksPerItem
+        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
+            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+            blocksPerItem = max(1, (wanted + x.b - 1) / x.b)
+        }
+        blocksPerItem = min(blocksPerItem, tilesPerItem)
+        let perBlock = (tilesPerItem + blocksPerItem - 1) / blocksPerItem
+        blocksPerItem = (tilesPerItem + perBlock - 1) / perBlock
+        let blocks = x.b * blocksPerItem
+        let ld = perBlock * t
+        let vFloats = 4 * cin * ld, mFloats = 4 * rows * ld
+        let perWorker = vFloats + mFloats + t + 3 * t
+        let workers = min(Parallel.threads, blocks)
+        let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
+
+        Parallel.forTiles(blocks) { block, worker in
+            let v = scratch.data + worker * perWorker
+            let mm = v + vFloats
+            let zeros = mm + mFloats
+            let phaseRows = zeros + t  // three phase rows of one output phase
+            zeros.update(repeating: 0, count: t)
+            let item = block / blocksPerItem
+            let tile0 = (block % blocksPerItem) * perBlock
+            let tiles = min(perBlock, tilesPerItem - tile0)
+            let n = tiles * t
+
+            // V[xi][ci][j t ..< (j + 1) t] = B^T of input rows 3 (tile0 + j) - 1 + 0...3.
+            for ci in 0..<cin {
+                let plane = UnsafePointer(x.at(ci, item))
+                @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> {
+                    i >= 0 && i < hi ? plane + i * t : UnsafePointer(zeros)
+                }
+                for j in 0..<tiles {
+                    let first = 3 * (tile0 + j) - 1
+                    inputTransformRows(row(first), row(first + 1), row(first + 2), row(first + 3),
+                                       count: t, into: v + ci * ld + j * t, pointStride: cin * ld)
+                }
+            }
+
+            let u = w.u.data
+            for xi in 0..<4 {
+                sgemm(m: rows, n: n, k: cin, a: u + xi * rows * cin, lda: cin,
+                      b: v + xi * cin * ld, ldb: ld, beta: 0, c: mm + xi * rows * ld, ldc: ld)
+            }
+
+            // Phase r of channel co, rows n = 3 (tile0 + j) + i: output row s n + r - pad.
+            for co in 0..<cout {
+                let b = bias?[co] ?? 0
+                let plane = out.at(co, item)
+                for r in 0..<s {
+                    for j in 0..<tiles {
+                        let first = 3 * (tile0 + j)
+                        let count = min(3, hi + 1 - first)
+                        outputTransformRows(mm + (co * s + r) * ld + j * t, pointStride: rows * ld, count: t,
+                                            rows: count, into: phaseRows)
+                        for i in 0..<count {
+                            let o = s * (first + i) + r - pad
+                            if o < 0 || o >= keep { continue }
+                            let src = phaseRows + i * t, dst = plane + o * t
+                            if gelu {
+                                for q in 0..<t { dst[q] = fastGelu(src[q] + b) }
+                            } else {
+                                for q in 0..<t { dst[q] = src[q] + b }
+                            }
+                        }
                     }
                 }
             }
