@@ -225,22 +225,25 @@ final class SeparateCommandTests: XCTestCase {
     }
 }
 
-/// The Winograd 3x3 kernels F(2x2, 3x3) and F(4x4, 3x3) against torch.nn.functional.conv2d
-/// and F(m, 3) over time against conv1d (Tests/reference/conv3x3_reference.py): heights and
-/// widths that leave partial last tiles,
-/// two batch items, both epilogues, and tile-row counts that split into several blocks.
-final class WinogradTests: XCTestCase {
-    func check(batch: Int, cin: Int, cout: Int, height: Int, width: Int, dims: Int = 2,
-               file: StaticString = #filePath, line: UInt = #line) throws {
-        precondition(dims == 2 || height == 1, "a 1-D convolution has one row")
-        let folder = try ReferenceHarness.makeScratchFolder(prefix: "winograd")
+/// One run of Tests/reference/conv_reference.py: PyTorch's convolution `op` on random data.
+struct ConvolutionReference {
+    let x: [Float], weight: [Float], bias: [Float]
+    /// The convolution's output, its GLU over channels, its exact GELU (PyTorch layout).
+    let out: [Float], glu: [Float], gelu: [Float]
+
+    init(op: String, batch: Int, cin: Int, cout: Int, height: Int, width: Int, stride: Int = 4, pad: Int = 2) throws {
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "conv")
         defer { try? FileManager.default.removeItem(at: folder) }
-        try ReferenceHarness.python("conv3x3_reference.py", [
-            folder.path, "--batch", String(batch), "--cin", String(cin), "--cout", String(cout),
-            "--height", String(height), "--width", String(width), "--dims", String(dims)])
+        try ReferenceHarness.python("conv_reference.py", [
+            folder.path, "--op", op, "--batch", String(batch), "--cin", String(cin), "--cout", String(cout),
+            "--height", String(height), "--width", String(width), "--stride", String(stride), "--pad", String(pad)])
         func load(_ name: String) throws -> [Float] { try readFloats(folder.appendingPathComponent(name + ".f32")) }
-        let x = try load("x"), weight = try load("weight"), bias = try load("bias")
-        let workspace = Workspace()
+        (x, weight, bias) = (try load("x"), try load("weight"), try load("bias"))
+        (out, glu, gelu) = (try load("out"), try load("glu"), try load("gelu"))
+    }
+
+    /// `x` as a channel-major activation `[Cin, B, H, W]`.
+    func input(_ workspace: Workspace, cin: Int, batch: Int, height: Int, width: Int) -> Activation {
         let input = Activation(c: cin, b: batch, f: height, t: width, workspace: workspace)
         let plane = height * width
         for item in 0..<batch {
@@ -248,21 +251,41 @@ final class WinogradTests: XCTestCase {
                 for k in 0..<plane { input.at(ch, item)[k] = x[(item * cin + ch) * plane + k] }
             }
         }
+        return input
+    }
+
+    /// Compares `got` (PyTorch layout) with `expected`, printing the error under `label`.
+    static func check(_ got: [Float], _ expected: [Float], tolerance: Double, _ label: String,
+                      file: StaticString, line: UInt) {
+        XCTAssertEqual(got.count, expected.count, label, file: file, line: line)
+        let err = relativeError(got, expected)
+        print("\(label): relative error \(err)")
+        XCTAssertLessThanOrEqual(err, tolerance, label, file: file, line: line)
+    }
+}
+
+/// The Winograd kernels against PyTorch: F(2x2, 3x3) and F(4x4, 3x3) against conv2d, F(m, 3)
+/// over time against conv1d; heights and widths that leave partial last tiles, two batch
+/// items, both epilogues, and tile-row counts that split into several blocks.
+final class WinogradTests: XCTestCase {
+    func check(batch: Int, cin: Int, cout: Int, height: Int, width: Int, dims: Int = 2,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        precondition(dims == 2 || height == 1, "a 1-D convolution has one row")
+        let ref = try ConvolutionReference(op: dims == 2 ? "conv3x3" : "conv1d", batch: batch, cin: cin, cout: cout,
+                                           height: height, width: width)
+        let input = ref.input(Workspace(), cin: cin, batch: batch, height: height, width: width)
         for (tile, tolerance) in [(2, 1e-6), (4, 1e-5)] {
-            let w = weight.withUnsafeBufferPointer {
+            let w = ref.weight.withUnsafeBufferPointer {
                 WinogradWeights(weight: $0.baseAddress!, cout: cout, cin: cin, tile: tile, dims: dims)
             }
-            try bias.withUnsafeBufferPointer { b in
-                for (epilogue, name) in [(ConvEpilogue.none, "out"), (.glu, "glu")] {
+            ref.bias.withUnsafeBufferPointer { b in
+                for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.glu, ref.glu, "glu")] {
                     let result = dims == 2
                         ? Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue)
                         : Kernels.winogradConv1D(input, w, bias: b.baseAddress, epilogue: epilogue)
-                    let got = result.torchLayout()
-                    let expected = try load(name)
-                    XCTAssertEqual(got.count, expected.count, name, file: file, line: line)
-                    let err = relativeError(got, expected)
-                    print("F(\(tile)x\(tile)) \(dims)-D \(batch)x\(cin)->\(cout) \(height)x\(width) \(name): relative error \(err)")
-                    XCTAssertLessThanOrEqual(err, tolerance, "F(\(tile)x\(tile)) \(name)", file: file, line: line)
+                    ConvolutionReference.check(result.torchLayout(), expected, tolerance: tolerance,
+                                               "F(\(tile)) \(dims)-D \(batch)x\(cin)->\(cout) \(height)x\(width) \(name)",
+                                               file: file, line: line)
                 }
             }
         }
@@ -285,5 +308,60 @@ final class WinogradTests: XCTestCase {
     func testOneDimensional() throws {
         try check(batch: 2, cin: 7, cout: 10, height: 1, width: 2_503, dims: 1)
         try check(batch: 1, cin: 3, cout: 4, height: 1, width: 3, dims: 1)
+    }
+}
+
+/// The polyphase F(3, 2) kernels against PyTorch: the encoder's strided convolution against
+/// conv2d (kernel (2s, 1), stride (s, 1)), the decoder's transposed convolution against
+/// conv_transpose2d and its crop; output row counts that leave partial last tiles, several
+/// blocks, two batch items, with and without GELU.
+final class PolyphaseTests: XCTestCase {
+    func checkStrided(batch: Int, cin: Int, cout: Int, height: Int, width: Int, stride: Int, pad: Int,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let ref = try ConvolutionReference(op: "strided", batch: batch, cin: cin, cout: cout, height: height,
+                                           width: width, stride: stride, pad: pad)
+        let input = ref.input(Workspace(), cin: cin, batch: batch, height: height, width: width)
+        let w = ref.weight.withUnsafeBufferPointer {
+            PolyphaseWeights(weight: $0.baseAddress!, cout: cout, cin: cin, stride: stride)
+        }
+        ref.bias.withUnsafeBufferPointer { b in
+            for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.gelu, ref.gelu, "gelu")] {
+                let got = Kernels.polyphaseConv(input, w, bias: b.baseAddress, pad: pad, epilogue: epilogue)
+                ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
+                                           "strided \(batch)x\(cin)->\(cout) \(height)x\(width) s\(stride) p\(pad) \(name)",
+                                           file: file, line: line)
+            }
+        }
+    }
+
+    func checkTransposed(batch: Int, cin: Int, cout: Int, height: Int, width: Int, stride: Int, pad: Int,
+                         file: StaticString = #filePath, line: UInt = #line) throws {
+        let ref = try ConvolutionReference(op: "transposed", batch: batch, cin: cin, cout: cout, height: height,
+                                           width: width, stride: stride, pad: pad)
+        let input = ref.input(Workspace(), cin: cin, batch: batch, height: height, width: width)
+        let w = ref.weight.withUnsafeBufferPointer {
+            PolyphaseWeights(transposedWeight: $0.baseAddress!, cin: cin, cout: cout, stride: stride)
+        }
+        let keep = (height + 1) * stride - 2 * pad
+        ref.bias.withUnsafeBufferPointer { b in
+            for (gelu, expected, name) in [(false, ref.out, "out"), (true, ref.gelu, "gelu")] {
+                let got = Kernels.polyphaseConvTranspose(input, w, bias: b.baseAddress, pad: pad, keep: keep, gelu: gelu)
+                ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
+                                           "transposed \(batch)x\(cin)->\(cout) \(height)x\(width) s\(stride) p\(pad) \(name)",
+                                           file: file, line: line)
+            }
+        }
+    }
+
+    func testStridedConvolution() throws {
+        try checkStrided(batch: 2, cin: 5, cout: 6, height: 44, width: 13, stride: 4, pad: 2)   // 11 rows: partial tile
+        try checkStrided(batch: 1, cin: 48, cout: 96, height: 512, width: 157, stride: 4, pad: 2)  // several blocks
+        try checkStrided(batch: 1, cin: 3, cout: 4, height: 8, width: 5, stride: 4, pad: 0)    // the last layer: one row
+    }
+
+    func testTransposedConvolution() throws {
+        try checkTransposed(batch: 2, cin: 6, cout: 5, height: 11, width: 13, stride: 4, pad: 2)
+        try checkTransposed(batch: 1, cin: 96, cout: 48, height: 128, width: 157, stride: 4, pad: 2)
+        try checkTransposed(batch: 1, cin: 4, cout: 3, height: 1, width: 5, stride: 4, pad: 0)
     }
 }
