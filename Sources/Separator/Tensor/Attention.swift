@@ -21,7 +21,7 @@ extension Kernels {
         let ctx = q.new(c: c, f: q.f, t: q.t)
         let scale = 1 / Float(dh).squareRoot()
         let blocks = (lq + queryBlock - 1) / queryBlock
-        let workers = min(Parallel.threads, q.b * heads * blocks)
+        let workers = min(Parallel.workers, q.b * heads * blocks)
         let perWorker = queryBlock * (lk + 1 + dh)  // scores, each row's 1 / sum, the context^T
         let scratch = q.new(c: 1, b: 1, f: 1, t: perWorker * workers)
         Parallel.forTiles(q.b * heads * blocks) { task, worker in

@@ -54,7 +54,7 @@ private func tileColumns(total: Int, kdim: Int, columnMatrix: Bool) -> Int {
     var columns = 1024
     if columnMatrix { columns = min(columns, max(128, 2_621_440 / kdim)) }
     var tiles = max(1, (total + columns - 1) / columns)
-    tiles = (tiles + Parallel.threads - 1) / Parallel.threads * Parallel.threads
+    tiles = (tiles + Parallel.workers - 1) / Parallel.workers * Parallel.workers
     columns = (total + tiles - 1) / tiles
     return min(total, max(16, (columns + 15) / 16 * 16))
 }
@@ -91,11 +91,11 @@ extension Kernels {
             // A pointwise convolution without GLU needs no tile in cache: one tile per worker,
             // so each packs the weights once.
             tile = pointwise && epilogue != .glu
-                ? min(n, max(16, (n + Parallel.threads - 1) / Parallel.threads))
+                ? min(n, max(16, (n + Parallel.workers - 1) / Parallel.workers))
                 : tileColumns(total: n, kdim: kdim, columnMatrix: !pointwise)
             tiles = (n + tile - 1) / tile
         }
-        let workers = min(Parallel.threads, tiles)
+        let workers = min(Parallel.workers, tiles)
         // Per worker: the tile's column matrix (unless pointwise) and, for GLU, its
         // pre-activation.
         let columnFloats = pointwise ? 0 : byRows ? rowK * (rowsPerTile + g.kh - 1) * wo : kdim * tile
@@ -247,7 +247,7 @@ extension Kernels {
         let out = x.new(c: cout, f: hk, t: wk)
         let m = cout * g.taps
         let nIn = x.columns, nOut = out.columns
-        let parts = min(Parallel.threads, cout)
+        let parts = min(Parallel.workers, cout)
         let widest = (cout + parts - 1) / parts
         let tile = min(nIn, max(256, 262_144 / (widest * g.taps)))
         let scratch = x.new(c: 1, b: 1, f: 1, t: widest * g.taps * tile * parts)

@@ -34,6 +34,26 @@ enum Parallel {
         return try body()
     }
 
+    /// Workers the calling thread's kernels run on: 1 inside `serially`, else `threads`.
+    /// Kernels size their tiles and scratch by it (a thread that runs a whole item on its own
+    /// gains nothing from splitting a GEMM in two, and pays a second packing of its weights).
+    static var workers: Int { isSerial ? 1 : threads }
+
+    /// Splits `units` (rows of tiles, tiles, ...) of each of `items` into equal blocks of at
+    /// most `maxPerBlock` units; when there are few blocks, their total is made a multiple of
+    /// the workers so that they finish together. Returns units per block and blocks per item.
+    static func equalBlocks(units: Int, items: Int, maxPerBlock: Int) -> (perBlock: Int, blocksPerItem: Int) {
+        let limit = max(1, maxPerBlock), w = workers
+        var blocksPerItem = (units + limit - 1) / limit
+        let total = items * blocksPerItem
+        if total % w != 0 && total < 8 * w {
+            let wanted = (total + w - 1) / w * w
+            blocksPerItem = min(units, max(1, (wanted + items - 1) / items))
+        }
+        let perBlock = (units + blocksPerItem - 1) / blocksPerItem
+        return (perBlock, (units + perBlock - 1) / perBlock)
+    }
+
     /// Whether the calling thread runs its kernels serially (inside `serially`).
     private static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 

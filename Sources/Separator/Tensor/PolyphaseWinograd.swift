@@ -88,20 +88,13 @@ extension Kernels {
         // Blocks of tiles of one item: about 2.4 MB of V and M (in L2 and L3: larger blocks
         // measured 2 % slower in all), a multiple of the workers, equal in size.
         let perTile = 4 * (k + cout) * t, budget = 600_000
-        var blocksPerItem = max(1, (tilesPerItem * perTile + budget - 1) / budget)
-        let blocks0 = x.b * blocksPerItem
-        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
-            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
-            blocksPerItem = max(1, (wanted + x.b - 1) / x.b)
-        }
-        blocksPerItem = min(blocksPerItem, tilesPerItem)
-        let perBlock = (tilesPerItem + blocksPerItem - 1) / blocksPerItem
-        blocksPerItem = (tilesPerItem + perBlock - 1) / perBlock
+        let (perBlock, blocksPerItem) = Parallel.equalBlocks(units: tilesPerItem, items: x.b,
+                                                             maxPerBlock: budget / perTile)
         let blocks = x.b * blocksPerItem
         let ld = perBlock * t
         let vFloats = 4 * k * ld, mFloats = 4 * cout * ld
         let perWorker = vFloats + mFloats + t
-        let workers = min(Parallel.threads, blocks)
+        let workers = min(Parallel.workers, blocks)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
         Parallel.forTiles(blocks) { block, worker in
@@ -169,20 +162,13 @@ extension Kernels {
         let tilesPerItem = (hi + 1 + 2) / 3  // phase rows n = 0...hi, three per tile
 
         let perTile = 4 * (cin + rows) * t, budget = 600_000
-        var blocksPerItem = max(1, (tilesPerItem * perTile + budget - 1) / budget)
-        let blocks0 = x.b * blocksPerItem
-        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
-            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
-            blocksPerItem = max(1, (wanted + x.b - 1) / x.b)
-        }
-        blocksPerItem = min(blocksPerItem, tilesPerItem)
-        let perBlock = (tilesPerItem + blocksPerItem - 1) / blocksPerItem
-        blocksPerItem = (tilesPerItem + perBlock - 1) / perBlock
+        let (perBlock, blocksPerItem) = Parallel.equalBlocks(units: tilesPerItem, items: x.b,
+                                                             maxPerBlock: budget / perTile)
         let blocks = x.b * blocksPerItem
         let ld = perBlock * t
         let vFloats = 4 * cin * ld, mFloats = 4 * rows * ld
         let perWorker = vFloats + mFloats + t + 3 * t
-        let workers = min(Parallel.threads, blocks)
+        let workers = min(Parallel.workers, blocks)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
         Parallel.forTiles(blocks) { block, worker in

@@ -33,9 +33,9 @@ extension Kernels {
         let perSequence = residualBranchFloats(channels: c, hidden: hidden, length: length)
         // Sequences per tile: the tile's scratch near L2 (1 MB), at least 4 tiles per worker.
         var perTile = max(1, 196_608 / perSequence)
-        perTile = min(perTile, max(1, sequences / (4 * Parallel.threads)))
+        perTile = min(perTile, max(1, sequences / (4 * Parallel.workers)))
         let tiles = (sequences + perTile - 1) / perTile
-        let workers = min(Parallel.threads, tiles)
+        let workers = min(Parallel.workers, tiles)
         let perWorker = perSequence * perTile
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
         let kdim = 3 * c

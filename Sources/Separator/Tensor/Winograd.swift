@@ -120,15 +120,7 @@ extension Kernels {
         // streams them again, so there the largest block is fastest (one item: 2 x 158 tiles).
         let perTile = points * (cin + cout)
         let target = max(1, min(512, 6_291_456 / perTile))
-        var blocksPerItem = (th + max(1, target / tw) - 1) / max(1, target / tw)
-        let blocks0 = x.b * blocksPerItem
-        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
-            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
-            blocksPerItem = min(th, max(1, (wanted + x.b - 1) / x.b))
-        }
-        // Equal blocks: as many tile rows in each as the count allows.
-        let rowsPerBlock = (th + blocksPerItem - 1) / blocksPerItem
-        blocksPerItem = (th + rowsPerBlock - 1) / rowsPerBlock
+        let (rowsPerBlock, blocksPerItem) = Parallel.equalBlocks(units: th, items: x.b, maxPerBlock: target / tw)
         let blocks = x.b * blocksPerItem
         let maxTiles = rowsPerBlock * tw
         // Row stride of V, M and the outputs: room for a last 16-lane store past the tiles.
@@ -140,7 +132,7 @@ extension Kernels {
         // 16-lane loads past the end.
         let vFloats = points * cin * ld, mFloats = points * cout * ld
         let perWorker = vFloats + mFloats + a * padded + 2 * outputs * ld + 64
-        let workers = min(Parallel.threads, blocks)
+        let workers = min(Parallel.workers, blocks)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
         Parallel.forTiles(blocks) { block, worker in
@@ -267,21 +259,14 @@ extension Kernels {
         // Blocks: runs of at most 512 tiles and 24 MB of V and M, a multiple of the workers,
         // equal in size.
         let target = max(16, min(512, 6_291_456 / (a * (cin + cout))))
-        var blocksPerItem = (tiles + target - 1) / target
-        let blocks0 = x.b * blocksPerItem
-        if blocks0 % Parallel.threads != 0 && blocks0 < 8 * Parallel.threads {
-            let wanted = (blocks0 + Parallel.threads - 1) / Parallel.threads * Parallel.threads
-            blocksPerItem = min(tiles, max(1, (wanted + x.b - 1) / x.b))
-        }
-        let perBlock = (tiles + blocksPerItem - 1) / blocksPerItem
-        blocksPerItem = (tiles + perBlock - 1) / perBlock
+        let (perBlock, blocksPerItem) = Parallel.equalBlocks(units: tiles, items: x.b, maxPerBlock: target)
         let blocks = x.b * blocksPerItem
         let ld = (perBlock + 31) / 16 * 16
         let span = m * perBlock + 2  // input positions a block's tiles read
         let padded = (span + 15) / 16 * 16 + 64
         let vFloats = a * cin * ld, mFloats = a * cout * ld
         let perWorker = vFloats + mFloats + padded + 2 * m * ld + 64
-        let workers = min(Parallel.threads, blocks)
+        let workers = min(Parallel.workers, blocks)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
         Parallel.forTiles(blocks) { block, worker in
