@@ -124,11 +124,7 @@ extension Kernels {
                 }
             }
 
-            let u = w.u.data
-            for xi in 0..<4 {
-                sgemm(m: cout, n: n, k: k, a: u + xi * cout * k, lda: k,
-                      b: v + xi * k * ld, ldb: ld, beta: 0, c: mm + xi * cout * ld, ldc: ld)
-            }
+            pointProducts(4, u: w.u.data, rows: cout, k: k, v: v, into: mm, count: n, ld: ld)
 
             // y = A^T M per output row (three per tile), then bias and the epilogue.
             for co in 0..<cout {
@@ -195,11 +191,7 @@ extension Kernels {
                 }
             }
 
-            let u = w.u.data
-            for xi in 0..<4 {
-                sgemm(m: rows, n: n, k: cin, a: u + xi * rows * cin, lda: cin,
-                      b: v + xi * cin * ld, ldb: ld, beta: 0, c: mm + xi * rows * ld, ldc: ld)
-            }
+            pointProducts(4, u: w.u.data, rows: rows, k: cin, v: v, into: mm, count: n, ld: ld)
 
             // Phase r of channel co, rows n = 3 (tile0 + j) + i: output row s n + r - pad.
             for co in 0..<cout {

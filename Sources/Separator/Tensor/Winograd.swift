@@ -172,12 +172,7 @@ extension Kernels {
                 }
             }
 
-            // The a^2 products.
-            let u = w.u.data
-            for xi in 0..<points {
-                sgemm(m: cout, n: n, k: cin, a: u + xi * cout * cin, lda: cin,
-                      b: v + xi * cin * ld, ldb: ld, beta: 0, c: mm + xi * cout * ld, ldc: ld)
-            }
+            pointProducts(points, u: w.u.data, rows: cout, k: cin, v: v, into: mm, count: n, ld: ld)
 
             // Y = A^T M A of output channel `co` for every tile of the block, into
             // dst[k * ld + t] (k = m i + j: the output at row m ti + i, column m tj + j).
@@ -210,35 +205,8 @@ extension Kernels {
                 }
             }
 
-            // The epilogue on every output row k of y: y[k * ld ..< k * ld + n].
-            func epilogueRows(_ body: (Int) -> Void) {
-                for k in 0..<outputs { for t in (k * ld)..<(k * ld + n) { body(t) } }
-            }
-            switch epilogue {
-            case .glu:
-                let half = cout / 2
-                for ch in 0..<half {
-                    outputTiles(ch, into: o)
-                    outputTiles(ch + half, into: og)
-                    let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
-                    epilogueRows { k in o[k] = (o[k] + ba) * fastSigmoid(og[k] + bg) }
-                    write(ch, o)
-                }
-            case .gelu:
-                for co in 0..<cout {
-                    outputTiles(co, into: o)
-                    let b = bias?[co] ?? 0
-                    epilogueRows { k in o[k] = fastGelu(o[k] + b) }
-                    write(co, o)
-                }
-            case .none:
-                for co in 0..<cout {
-                    outputTiles(co, into: o)
-                    let b = bias?[co] ?? 0
-                    epilogueRows { k in o[k] += b }
-                    write(co, o)
-                }
-            }
+            transformBack(epilogue, cout: cout, bias: bias, rows: outputs, ld: ld, count: n, value: o, gate: og,
+                          outputTiles: outputTiles, write: write)
         }
         return out
     }
@@ -294,11 +262,7 @@ extension Kernels {
                 }
             }
 
-            let u = w.u.data
-            for q in 0..<a {
-                sgemm(m: cout, n: n, k: cin, a: u + q * cout * cin, lda: cin,
-                      b: v + q * cin * ld, ldb: ld, beta: 0, c: mm + q * cout * ld, ldc: ld)
-            }
+            pointProducts(a, u: w.u.data, rows: cout, k: cin, v: v, into: mm, count: n, ld: ld)
 
             // Y = A^T M of channel `co`: dst[j * ld + t], output m (tj0 + t) + j.
             func outputTiles(_ co: Int, into dst: UnsafeMutablePointer<Float>) {
@@ -332,36 +296,59 @@ extension Kernels {
                 for pos in (m * whole)..<min(m * n, length - m * tj0) { row[pos] = y[(pos % m) * ld + whole] }
             }
 
-            func epilogueRows(_ body: (Int) -> Void) {
-                for k in 0..<m { for t in (k * ld)..<(k * ld + n) { body(t) } }
-            }
-            switch epilogue {
-            case .glu:
-                let half = cout / 2
-                for ch in 0..<half {
-                    outputTiles(ch, into: o)
-                    outputTiles(ch + half, into: og)
-                    let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
-                    epilogueRows { k in o[k] = (o[k] + ba) * fastSigmoid(og[k] + bg) }
-                    write(ch, o)
-                }
-            case .gelu:
-                for co in 0..<cout {
-                    outputTiles(co, into: o)
-                    let b = bias?[co] ?? 0
-                    epilogueRows { k in o[k] = fastGelu(o[k] + b) }
-                    write(co, o)
-                }
-            case .none:
-                for co in 0..<cout {
-                    outputTiles(co, into: o)
-                    let b = bias?[co] ?? 0
-                    epilogueRows { k in o[k] += b }
-                    write(co, o)
-                }
-            }
+            transformBack(epilogue, cout: cout, bias: bias, rows: m, ld: ld, count: n, value: o, gate: og,
+                          outputTiles: outputTiles, write: write)
         }
         return out
+    }
+
+    /// The products of a transform-domain block: for every point xi,
+    /// `M[xi] (rows x count) = U[xi] (rows x k) * V[xi] (k x count)`; V and M rows `ld` apart.
+    static func pointProducts(_ points: Int, u: UnsafePointer<Float>, rows: Int, k: Int,
+                              v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count: Int, ld: Int) {
+        for xi in 0..<points {
+            sgemm(m: rows, n: count, k: k, a: u + xi * rows * k, lda: k,
+                  b: v + xi * k * ld, ldb: ld, beta: 0, c: m + xi * rows * ld, ldc: ld)
+        }
+    }
+
+    /// The output side of a Winograd block: per output channel (for `.glu`, per pair of value
+    /// and gate channels), `outputTiles(channel, into:)` fills `rows` rows of `count` outputs
+    /// (`ld` apart), then bias and the epilogue, then `write(channel, rows)` puts them in place.
+    private static func transformBack(_ epilogue: ConvEpilogue, cout: Int, bias: UnsafePointer<Float>?, rows: Int,
+                                      ld: Int, count: Int, value o: UnsafeMutablePointer<Float>,
+                                      gate og: UnsafeMutablePointer<Float>,
+                                      outputTiles: (Int, UnsafeMutablePointer<Float>) -> Void,
+                                      write: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        // The epilogue on every output row k of y: y[k * ld ..< k * ld + count].
+        func epilogueRows(_ body: (Int) -> Void) {
+            for k in 0..<rows { for t in (k * ld)..<(k * ld + count) { body(t) } }
+        }
+        switch epilogue {
+        case .glu:
+            let half = cout / 2
+            for ch in 0..<half {
+                outputTiles(ch, o)
+                outputTiles(ch + half, og)
+                let ba = bias?[ch] ?? 0, bg = bias?[ch + half] ?? 0
+                epilogueRows { k in o[k] = (o[k] + ba) * fastSigmoid(og[k] + bg) }
+                write(ch, o)
+            }
+        case .gelu:
+            for co in 0..<cout {
+                outputTiles(co, o)
+                let b = bias?[co] ?? 0
+                epilogueRows { k in o[k] = fastGelu(o[k] + b) }
+                write(co, o)
+            }
+        case .none:
+            for co in 0..<cout {
+                outputTiles(co, o)
+                let b = bias?[co] ?? 0
+                epilogueRows { k in o[k] += b }
+                write(co, o)
+            }
+        }
     }
 
     // MARK: - Transforms
