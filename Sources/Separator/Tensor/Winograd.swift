@@ -408,15 +408,21 @@ extension Kernels {
             let d3 = inputRow(src, 3, first: first, rows: rows, wd: wd, j, c)
             let d4 = inputRow(src, 4, first: first, rows: rows, wd: wd, j, c)
             let d5 = inputRow(src, 5, first: first, rows: rows, wd: wd, j, c)
-            let r = bt6(d0, d1, d2, d3, d4, d5)
-            store(r.0, e + j)
-            store(r.1, e + stride + j)
-            store(r.2, e + 2 * stride + j)
-            store(r.3, e + 3 * stride + j)
-            store(r.4, e + 4 * stride + j)
-            store(r.5, e + 5 * stride + j)
+            store6(bt6(d0, d1, d2, d3, d4, d5), e + j, stride: stride)
             j += 16
         }
+    }
+
+    /// Stores six vectors `stride` floats apart from `p`.
+    @inline(__always)
+    private static func store6(_ r: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ p: UnsafeMutablePointer<Float>,
+                               stride: Int) {
+        store(r.0, p)
+        store(r.1, p + stride)
+        store(r.2, p + 2 * stride)
+        store(r.3, p + 3 * stride)
+        store(r.4, p + 4 * stride)
+        store(r.5, p + 5 * stride)
     }
 
     /// B^T d of F(4, 3) for a column d of six.
@@ -462,13 +468,7 @@ extension Kernels {
             while tj < tiles {
                 let (c0, c1, c2, c3) = phases(row + 4 * tj)
                 let (c4, c5, _, _) = phases(row + 4 * tj + 4)
-                let r = bt6(c0, c1, c2, c3, c4, c5)
-                store(r.0, o + tj)
-                store(r.1, o + pointStride + tj)
-                store(r.2, o + 2 * pointStride + tj)
-                store(r.3, o + 3 * pointStride + tj)
-                store(r.4, o + 4 * pointStride + tj)
-                store(r.5, o + 5 * pointStride + tj)
+                store6(bt6(c0, c1, c2, c3, c4, c5), o + tj, stride: pointStride)
                 tj += 16
             }
         }
