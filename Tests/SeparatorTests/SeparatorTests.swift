@@ -130,6 +130,15 @@ final class SeparatorParityTests: XCTestCase {
             """, channels: 1)
     }
 
+    /// Context 2 in the encoder and decoder: 5x5 rewrite convolutions over (F, T) (row taps;
+    /// the 3x3 ones of the other configurations run as Winograd) and kernel-5 ones over time.
+    func testWideContextRewrites() throws {
+        try checkParity("""
+            {"sources": ["a", "b"], "audio_channels": 1, "channels": 8, "depth": 3, "nfft": 512,
+             "samplerate": 8000, "segment": 1, "t_layers": 1, "t_heads": 2, "context": 2, "context_enc": 2}
+            """, channels: 2)
+    }
+
     /// Stereo model and the transformer's other options: cape embedding, cross first,
     /// post-norm, no LayerScale, ReLU, GroupNorm norms.
     func testStereoTransformerOptions() throws {
