@@ -114,10 +114,11 @@ extension Kernels {
         let out = x.new(c: outChannels, f: h, t: wd)
 
         // Blocks of whole tile rows: at most 512 tiles and 24 MB of transformed block (V and M,
-        // points * (Cin + Cout) floats per tile), and a multiple of the workers. Measured: the
-        // block size hardly matters where the weights are small (the first decoder levels),
-        // and where they are large (the innermost: 19 MB in F(2x2)'s domain) every block
-        // streams them again, so there the largest block is fastest (one item: 2 x 158 tiles).
+        // points * (Cin + Cout) floats per tile), equal, a multiple of the workers when few.
+        // Measured: the block size hardly matters where the weights are small (the first
+        // decoder levels), and where they are large (the innermost: 19 MB in F(2x2)'s domain)
+        // every block streams them again, so there the largest block is fastest (one item:
+        // 2 x 158 tiles on two workers, 1 x 316 on one).
         let perTile = points * (cin + cout)
         let target = max(1, min(512, 6_291_456 / perTile))
         let (rowsPerBlock, blocksPerItem) = Parallel.equalBlocks(units: th, items: x.b, maxPerBlock: target / tw)
