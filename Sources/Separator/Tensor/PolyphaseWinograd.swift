@@ -38,15 +38,21 @@ struct PolyphaseWeights {
                 for r in 0..<s {
                     // Taps in correlation order over d[k] = x[n + k - 1]: h0 = W[s + r], h1 = W[r].
                     let h0 = weight[(ci * cout + co) * 2 * s + s + r], h1 = weight[(ci * cout + co) * 2 * s + r]
-                    let at = (co * s + r) * cin + ci
-                    u[at] = h0
-                    u[rows * cin + at] = (h0 + h1) / 2
-                    u[2 * rows * cin + at] = (h0 - h1) / 2
-                    u[3 * rows * cin + at] = -h1
+                    Self.transformTaps(h0, h1, into: &u, at: (co * s + r) * cin + ci, plane: rows * cin)
                 }
             }
         }
         self.u = Parameter(shape: [4, rows, cin], values: u)
+    }
+
+    /// F(3, 2)'s G on the taps (h0, h1) of one 2-tap filter, `G = [[1, 0], [1/2, 1/2],
+    /// [1/2, -1/2], [0, -1]]` (the halves of A^T folded in): its four points go to `u[at]`,
+    /// `plane` floats apart.
+    private static func transformTaps(_ h0: Float, _ h1: Float, into u: inout [Float], at: Int, plane: Int) {
+        u[at] = h0
+        u[plane + at] = (h0 + h1) / 2
+        u[2 * plane + at] = (h0 - h1) / 2
+        u[3 * plane + at] = -h1
     }
 
     /// From a PyTorch weight `[Cout, Cin, 2 stride, 1]`.
@@ -60,12 +66,7 @@ struct PolyphaseWeights {
             for ci in 0..<cin {
                 for r in 0..<s {
                     let a = weight[(co * cin + ci) * 2 * s + r], b = weight[(co * cin + ci) * 2 * s + s + r]
-                    let column = co * k + ci * s + r
-                    // G = [[1, 0], [1/2, 1/2], [1/2, -1/2], [0, -1]] (the 1/2 of A^T folded in).
-                    u[column] = a
-                    u[cout * k + column] = (a + b) / 2
-                    u[2 * cout * k + column] = (a - b) / 2
-                    u[3 * cout * k + column] = -b
+                    Self.transformTaps(a, b, into: &u, at: co * k + ci * s + r, plane: cout * k)
                 }
             }
         }
