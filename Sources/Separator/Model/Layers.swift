@@ -9,12 +9,14 @@ struct ConvWeights {
     /// Whether `weight` is stored as `[kh][Cout][Cin*kw]` for the row-tap convolution
     /// (`Kernels.conv(rowTaps:)`) instead of PyTorch's `[Cout, Cin, kh, kw]`.
     var rowTaps = false
-    /// For a 3x3 convolution, the weights in the Winograd domain (`Kernels.winogradConv`).
+    /// For a 3x3 convolution or a kernel-3 one over time, the weights in the Winograd domain
+    /// (`Kernels.winogradConv`, `Kernels.winogradConv1D`).
     var winograd: WinogradWeights?
 
     /// The same weights in the layout of the fastest kernel for them: the Winograd domain for a
     /// 3x3 convolution (F(4x4, 3x3) on inputs of at least 16 frequency `rows`, else
-    /// F(2x2, 3x3)), the row-tap layout for other 2-D convolutions with kh > 1, else as they are.
+    /// F(2x2, 3x3)) and for a kernel-3 one over time (F(4, 3)), the row-tap layout for other
+    /// 2-D convolutions with kh > 1, else as they are.
     ///
     /// Why 16 rows: F(4x4) needs 2.25 products per output where F(2x2) needs 4, but on 8 rows
     /// it has only 2 tile rows per item, and its 36 weight matrices (42 MB for the innermost
@@ -72,27 +74,22 @@ extension ConvWeights {
     /// 2C channels, the optional GroupNorm, then GLU back to C channels. Without a norm the
     /// GLU is fused into the convolution.
     func rewriteGLU(_ x: Activation, norm: GroupNormWeights?, context: Int, freq: Bool) -> Activation {
-        var g = ConvGeometry()
-        let k = 1 + 2 * context
-        if freq { g.kh = k; g.ph = context }
-        g.kw = k; g.pw = context
-        if let winograd {
-            // Kernel 3 (3x3 or 3 over time), stride 1, padding 1: what F(m, 3) computes.
-            func conv(_ epilogue: ConvEpilogue) -> Activation {
-                winograd.dims == 1
+        func conv(_ epilogue: ConvEpilogue) -> Activation {
+            if let winograd {
+                // Kernel 3 (3x3 or 3 over time), stride 1, padding 1: what F(m, 3) computes.
+                return winograd.dims == 1
                     ? Kernels.winogradConv1D(x, winograd, bias: bias.data, epilogue: epilogue)
                     : Kernels.winogradConv(x, winograd, bias: bias.data, epilogue: epilogue)
             }
-            guard let norm else { return conv(.glu) }
-            let r = conv(.none)
-            norm.apply(r)
-            return Kernels.glu(r)
-        }
-        guard let norm else {
-            return Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, epilogue: .glu,
+            var g = ConvGeometry()
+            let k = 1 + 2 * context
+            if freq { g.kh = k; g.ph = context }
+            g.kw = k; g.pw = context
+            return Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, epilogue: epilogue,
                                 rowTaps: rowTaps)
         }
-        let r = Kernels.conv(x, weight: weight.data, bias: bias.data, cout: bias.count, g, rowTaps: rowTaps)
+        guard let norm else { return conv(.glu) }
+        let r = conv(.none)
         norm.apply(r)
         return Kernels.glu(r)
     }
