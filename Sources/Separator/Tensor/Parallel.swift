@@ -9,7 +9,6 @@
 // 6x512x144, 1536x256x384) reach 400, 295 and 479 GFLOPS together, where OpenBLAS's own
 // 2-thread split of the same small-M products reached 55-80 GFLOPS.
 import COpenBLAS
-import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -54,6 +53,18 @@ enum Parallel {
         return (perBlock, (units + perBlock - 1) / perBlock)
     }
 
+    /// The helper threads beside the calling one (`WorkerPool`: they poll for the next kernel
+    /// for a moment instead of sleeping between every two).
+    private static let pool = WorkerPool(helpers: threads - 1)
+
+    /// Runs `body(part)` for `parts` parts at once on the pool (one after the other on the
+    /// calling thread when another thread's kernel holds the pool).
+    private static func run(parts: Int, _ body: (Int) -> Void) {
+        if !pool.run(parts: parts, body) {
+            serially { for part in 0..<parts { body(part) } }
+        }
+    }
+
     /// Whether the calling thread runs its kernels serially (inside `serially`).
     private static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 
@@ -73,17 +84,14 @@ enum Parallel {
             for tile in 0..<tiles { body(tile, 0) }
             return
         }
+        // Tiles write disjoint memory (or phases the caller separates), and the pool returns
+        // only when every worker is done.
         let next = TileCounter()
-        withoutActuallyEscaping(body) { body in
-            // Tiles write disjoint memory (or phases the caller separates), and concurrentPerform
-            // returns only when every worker is done: sharing the closure is safe.
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                while true {
-                    let tile = next.take()
-                    if tile >= tiles { break }
-                    shared.value(tile, worker)
-                }
+        run(parts: workers) { worker in
+            while true {
+                let tile = next.take()
+                if tile >= tiles { break }
+                body(tile, worker)
             }
         }
     }
@@ -96,14 +104,10 @@ enum Parallel {
             body(0..<count)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            // The parts touch disjoint ranges of the caller's buffers, and concurrentPerform
-            // returns only when all are done: sharing the closure is safe.
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let lo = count * part / parts, hi = count * (part + 1) / parts
-                if hi > lo { shared.value(lo..<hi) }
-            }
+        // The parts touch disjoint ranges of the caller's buffers.
+        run(parts: parts) { part in
+            let lo = count * part / parts, hi = count * (part + 1) / parts
+            if hi > lo { body(lo..<hi) }
         }
     }
 }
@@ -112,10 +116,4 @@ enum Parallel {
 private final class TileCounter: Sendable {
     private let value = Atomic<Int>(0)
     func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
-}
-
-/// A value handed to concurrent parts that only read it or write disjoint memory.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
