@@ -366,11 +366,14 @@ final class PolyphaseTests: XCTestCase {
         try checkStrided(batch: 2, cin: 5, cout: 6, height: 44, width: 13, stride: 4, pad: 2)   // 11 rows: partial tile
         try checkStrided(batch: 1, cin: 48, cout: 96, height: 512, width: 157, stride: 4, pad: 2)  // several blocks
         try checkStrided(batch: 1, cin: 3, cout: 4, height: 8, width: 5, stride: 4, pad: 0)    // the last layer: one row
+        // Three blocks of one tile: on two workers each block's output channels are split (95: unevenly).
+        try checkStrided(batch: 1, cin: 48, cout: 95, height: 36, width: 300, stride: 4, pad: 2)
     }
 
     func testTransposedConvolution() throws {
         try checkTransposed(batch: 2, cin: 6, cout: 5, height: 11, width: 13, stride: 4, pad: 2)
         try checkTransposed(batch: 1, cin: 96, cout: 48, height: 128, width: 157, stride: 4, pad: 2)
         try checkTransposed(batch: 1, cin: 4, cout: 3, height: 1, width: 5, stride: 4, pad: 0)
+        try checkTransposed(batch: 1, cin: 96, cout: 47, height: 8, width: 300, stride: 4, pad: 2)  // three blocks
     }
 }

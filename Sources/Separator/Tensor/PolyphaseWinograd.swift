@@ -92,17 +92,20 @@ extension Kernels {
         let (perBlock, blocksPerItem) = Parallel.equalBlocks(units: tilesPerItem, items: x.b,
                                                              maxPerBlock: budget / perTile)
         let blocks = x.b * blocksPerItem
+        let parts = channelParts(blocks: blocks)
         let ld = perBlock * t
-        let vFloats = 4 * k * ld, mFloats = 4 * cout * ld
+        let vFloats = 4 * k * ld, mFloats = 4 * ((cout + parts - 1) / parts) * ld
         let perWorker = vFloats + mFloats + t
-        let workers = min(Parallel.workers, blocks)
+        let workers = min(Parallel.workers, blocks * parts)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
-        Parallel.forTiles(blocks) { block, worker in
+        Parallel.forTiles(blocks * parts) { task, worker in
             let v = scratch.data + worker * perWorker
             let mm = v + vFloats
             let zeros = mm + mFloats
             zeros.update(repeating: 0, count: t)
+            let block = task / parts, part = task % parts
+            let co0 = cout * part / parts, co1 = cout * (part + 1) / parts
             let item = block / blocksPerItem
             let tile0 = (block % blocksPerItem) * perBlock
             let tiles = min(perBlock, tilesPerItem - tile0)
@@ -125,17 +128,17 @@ extension Kernels {
                 }
             }
 
-            pointProducts(4, u: w.u.data, rows: cout, k: k, v: v, into: mm, count: n, ld: ld)
+            pointProducts(4, u: w.u.data + co0 * k, rows: co1 - co0, k: k, uPlane: cout * k, v: v, into: mm, count: n, ld: ld)
 
             // y = A^T M per output row (three per tile), then bias and the epilogue.
-            for co in 0..<cout {
+            for co in co0..<co1 {
                 let b = bias?[co] ?? 0
                 for j in 0..<tiles {
                     let first = 3 * (tile0 + j)
-                    let src = mm + co * ld + j * t
+                    let src = mm + (co - co0) * ld + j * t
                     let rows = min(3, ho - first)
                     let dst = out.at(co, item) + first * t
-                    outputTransformRows(src, pointStride: cout * ld, count: t, rows: rows, into: dst)
+                    outputTransformRows(src, pointStride: (co1 - co0) * ld, count: t, rows: rows, into: dst)
                     let y = dst
                     switch epilogue {
                     case .gelu: for q in 0..<(rows * t) { y[q] = fastGelu(y[q] + b) }
@@ -162,18 +165,21 @@ extension Kernels {
         let (perBlock, blocksPerItem) = Parallel.equalBlocks(units: tilesPerItem, items: x.b,
                                                              maxPerBlock: budget / perTile)
         let blocks = x.b * blocksPerItem
+        let parts = channelParts(blocks: blocks)
         let ld = perBlock * t
-        let vFloats = 4 * cin * ld, mFloats = 4 * rows * ld
+        let vFloats = 4 * cin * ld, mFloats = 4 * ((cout + parts - 1) / parts) * s * ld
         let perWorker = vFloats + mFloats + t + 3 * t
-        let workers = min(Parallel.workers, blocks)
+        let workers = min(Parallel.workers, blocks * parts)
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
 
-        Parallel.forTiles(blocks) { block, worker in
+        Parallel.forTiles(blocks * parts) { task, worker in
             let v = scratch.data + worker * perWorker
             let mm = v + vFloats
             let zeros = mm + mFloats
             let phaseRows = zeros + t  // three phase rows of one output phase
             zeros.update(repeating: 0, count: t)
+            let block = task / parts, part = task % parts
+            let co0 = cout * part / parts, co1 = cout * (part + 1) / parts
             let item = block / blocksPerItem
             let tile0 = (block % blocksPerItem) * perBlock
             let tiles = min(perBlock, tilesPerItem - tile0)
@@ -192,17 +198,19 @@ extension Kernels {
                 }
             }
 
-            pointProducts(4, u: w.u.data, rows: rows, k: cin, v: v, into: mm, count: n, ld: ld)
+            let partRows = (co1 - co0) * s
+            pointProducts(4, u: w.u.data + co0 * s * cin, rows: partRows, k: cin, uPlane: rows * cin, v: v, into: mm,
+                          count: n, ld: ld)
 
             // Phase r of channel co, rows n = 3 (tile0 + j) + i: output row s n + r - pad.
-            for co in 0..<cout {
+            for co in co0..<co1 {
                 let b = bias?[co] ?? 0
                 let plane = out.at(co, item)
                 for r in 0..<s {
                     for j in 0..<tiles {
                         let first = 3 * (tile0 + j)
                         let count = min(3, hi + 1 - first)
-                        outputTransformRows(mm + (co * s + r) * ld + j * t, pointStride: rows * ld, count: t,
+                        outputTransformRows(mm + ((co - co0) * s + r) * ld + j * t, pointStride: partRows * ld, count: t,
                                             rows: count, into: phaseRows)
                         for i in 0..<count {
                             let o = s * (first + i) + r - pad
@@ -236,6 +244,16 @@ extension Kernels {
             store16(x1 - x3, v + 3 * pointStride + j, c)
             j += 16
         }
+    }
+
+    /// Splits each block's output channels in `parts` when the blocks alone would leave a
+    /// worker idle for a large share of the kernel (three blocks of rows on two workers at the
+    /// default model's innermost level). Output channels, not time: these levels are bound by
+    /// streaming U (4.7 MB), and halves of U cost no more than U; halves of T would pack all
+    /// of U twice as often. The price is the input transform, done by both halves.
+    private static func channelParts(blocks: Int) -> Int {
+        let w = Parallel.workers
+        return w > 1 && blocks % w != 0 && blocks < 4 * w ? w : 1
     }
 
     /// F(3, 2)'s A^T (with its halving folded into U): rows M0 + M1 + M2, M1 - M2, M1 + M2 + M3

@@ -304,11 +304,13 @@ extension Kernels {
     }
 
     /// The products of a transform-domain block: for every point xi,
-    /// `M[xi] (rows x count) = U[xi] (rows x k) * V[xi] (k x count)`; V and M rows `ld` apart.
-    static func pointProducts(_ points: Int, u: UnsafePointer<Float>, rows: Int, k: Int,
+    /// `M[xi] (rows x count) = U[xi] (rows x k) * V[xi] (k x count)`; V and M rows `ld` apart,
+    /// U's points `uPlane` floats apart (by default `rows * k`: all of U's rows).
+    static func pointProducts(_ points: Int, u: UnsafePointer<Float>, rows: Int, k: Int, uPlane: Int? = nil,
                               v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count: Int, ld: Int) {
+        let plane = uPlane ?? rows * k
         for xi in 0..<points {
-            sgemm(m: rows, n: count, k: k, a: u + xi * rows * k, lda: k,
+            sgemm(m: rows, n: count, k: k, a: u + xi * plane, lda: k,
                   b: v + xi * k * ld, ldb: ld, beta: 0, c: m + xi * rows * ld, ldc: ld)
         }
     }
