@@ -376,4 +376,31 @@ final class PolyphaseTests: XCTestCase {
         try checkTransposed(batch: 1, cin: 4, cout: 3, height: 1, width: 5, stride: 4, pad: 0)
         try checkTransposed(batch: 1, cin: 96, cout: 47, height: 8, width: 300, stride: 4, pad: 2)  // three blocks
     }
+
+    /// The time branch's transposed convolution (kernel 2s, stride s over T), written phase by
+    /// phase (`Kernels.convTransposeByPhase`) against conv_transpose1d and its crop: stride 4
+    /// (vectorized) over several runs of inputs and two items, stride 2 and 3 (scalar), no crop.
+    func testTransposedConvolutionOverTime() throws {
+        for (batch, cin, cout, width, stride, pad) in [(2, 7, 96, 1_500, 4, 2), (1, 5, 3, 37, 2, 1),
+                                                       (2, 4, 6, 29, 3, 0), (1, 48, 4, 333, 4, 0)] {
+            let ref = try ConvolutionReference(op: "transposed_time", batch: batch, cin: cin, cout: cout, height: 1,
+                                               width: width, stride: stride, pad: pad)
+            let input = ref.input(Workspace(), cin: cin, batch: batch, height: 1, width: width)
+            var g = ConvGeometry()
+            g.kw = 2 * stride
+            g.sw = stride
+            let full = (width + 1) * stride
+            ref.weight.withUnsafeBufferPointer { w in
+                ref.bias.withUnsafeBufferPointer { b in
+                    for (gelu, expected, name) in [(false, ref.out, "out"), (true, ref.gelu, "gelu")] {
+                        let got = Kernels.convTranspose(input, weight: w.baseAddress!, bias: b.baseAddress, cout: cout, g,
+                                                        hKeep: 0..<1, wKeep: pad..<(full - pad), gelu: gelu)
+                        ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
+                                                   "transposed over time \(batch)x\(cin)->\(cout) \(width) s\(stride) p\(pad) \(name)",
+                                                   file: #filePath, line: #line)
+                    }
+                }
+            }
+        }
+    }
 }

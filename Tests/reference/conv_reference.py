@@ -9,6 +9,8 @@ OP:
   strided    F.conv2d, kernel (2S, 1), stride (S, 1), padding (P, 0) (HEncLayer's over F)
   transposed F.conv_transpose2d, kernel (2S, 1), stride (S, 1), then rows P ..< full - P
              (HDecLayer's over F): weight [CI, CO, 2S, 1]
+  transposed_time  F.conv_transpose1d, kernel 2S, stride S, then positions P ..< full - P
+             (HDecLayer's over time): x [B, CI, W], weight [CI, CO, 2S]
 Writes x.f32, weight.f32, bias.f32 [CO], out.f32 [B, CO, ...] (little-endian float32, PyTorch
 layout), glu.f32 = GLU over the channels of out and gelu.f32 = exact GELU of out.
 """
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 
 parser = argparse.ArgumentParser()
 parser.add_argument("outdir")
-parser.add_argument("--op", required=True, choices=["conv3x3", "conv1d", "strided", "transposed"])
+parser.add_argument("--op", required=True, choices=["conv3x3", "conv1d", "strided", "transposed", "transposed_time"])
 parser.add_argument("--batch", type=int, default=2)
 parser.add_argument("--cin", type=int, default=5)
 parser.add_argument("--cout", type=int, default=6)
@@ -44,6 +46,10 @@ with torch.no_grad():
     elif args.op == "strided":
         x, weight = torch.randn(b, ci, h, w), torch.randn(co, ci, 2 * s, 1) / 3
         out = F.conv2d(x, weight, bias, stride=(s, 1), padding=(args.pad, 0))
+    elif args.op == "transposed_time":
+        x, weight = torch.randn(b, ci, w), torch.randn(ci, co, 2 * s) / 3
+        full = F.conv_transpose1d(x, weight, bias, stride=s)
+        out = full[:, :, args.pad:full.shape[2] - args.pad]
     else:
         x, weight = torch.randn(b, ci, h, w), torch.randn(ci, co, 2 * s, 1) / 3
         full = F.conv_transpose2d(x, weight, bias, stride=(s, 1))

@@ -242,6 +242,9 @@ extension Kernels {
     static func convTranspose(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               cout: Int, _ g: ConvGeometry, hKeep: Range<Int>, wKeep: Range<Int>,
                               gelu: Bool = false) -> Activation {
+        if g.kh == 1 && g.sh == 1 && g.sw > 1 && g.kw == 2 * g.sw && hKeep == 0..<x.f {
+            return convTransposeByPhase(x, weight: weight, bias: bias, cout: cout, stride: g.sw, keep: wKeep, gelu: gelu)
+        }
         let cin = x.c, hi = x.f, wi = x.t
         let hk = hKeep.count, wk = wKeep.count
         let out = x.new(c: cout, f: hk, t: wk)
@@ -317,6 +320,86 @@ extension Kernels {
             if gelu {
                 let p = out.data + co0 * nOut
                 for j in 0..<(co1 - co0) * nOut { p[j] = fastGelu(p[j]) }
+            }
+        }
+        return out
+    }
+
+    /// The transposed convolution over time with kernel `2s` and stride `s` (the time branch's
+    /// decoders) of `x [Cin, B, F, Wi]` with a PyTorch weight `[Cin, Cout, 2s]`, keeping output
+    /// positions `keep` of `(Wi + 1) s`, then exact GELU if `gelu`: `[Cout, B, F, keep.count]`.
+    ///
+    /// Output position `s n + r` has two terms: tap `r` of input `n` and tap `s + r` of input
+    /// `n - 1`. One SGEMM gives all `2s` taps of a run of inputs (as in `convTranspose`); then
+    /// each output is written once, phase by phase interleaved, with its bias and GELU, while
+    /// the run is in cache (no col2im's read-modify-write, no separate bias and GELU passes).
+    static func convTransposeByPhase(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                     cout: Int, stride s: Int, keep: Range<Int>, gelu: Bool) -> Activation {
+        let cin = x.c, wi = x.t, sequences = x.b * x.f
+        let taps = 2 * s, m = cout * taps
+        let wk = keep.count
+        precondition(keep.lowerBound >= 0 && keep.upperBound <= (wi + 1) * s, "transposed convolution crop")
+        let out = x.new(c: cout, f: x.f, t: wk)
+        let nIn = x.columns, nOut = out.columns
+        let parts = min(Parallel.workers, cout)
+        let widest = (cout + parts - 1) / parts
+        // Phase columns n = 0 ... Wi per sequence, in runs; a run's SGEMM also covers input n0 - 1.
+        let run = min(wi + 1, max(256, 262_144 / (widest * taps)))
+        let runs = (wi + run) / run
+        let chunk = 256  // phase columns summed and interleaved at a time (s = 4)
+        let perWorker = widest * taps * (run + 1) + 4 * chunk
+        let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * parts)
+        Parallel.forTiles(parts) { part, worker in
+            let co0 = cout * part / parts, co1 = cout * (part + 1) / parts
+            let rows = (co1 - co0) * taps
+            let p = scratch.data + worker * perWorker
+            let sums = p + widest * taps * (run + 1)
+            for sequence in 0..<sequences {
+                for index in 0..<runs {
+                    let n0 = index * run, n1 = min(wi + 1, n0 + run)
+                    let j0 = max(0, n0 - 1), j1 = min(wi, n1)
+                    let nc = j1 - j0
+                    // p[(co - co0) taps + k][j - j0]: tap k of input j, for this worker's channels.
+                    sgemm(transA: true, m: rows, n: nc, k: cin, a: weight + co0 * taps, lda: m,
+                          b: x.data + sequence * wi + j0, ldb: nIn, beta: 0, c: p, ldc: nc)
+                    for co in co0..<co1 {
+                        let b = bias?[co] ?? 0
+                        let tap = p + (co - co0) * taps * nc - j0  // tap[k * nc + j]: tap k of input j
+                        let row = out.data + co * nOut + sequence * wk - keep.lowerBound  // row[s n + r]
+                        @inline(__always) func value(_ n: Int, _ r: Int) -> Float {
+                            var v = b
+                            if n < wi { v += tap[r * nc + n] }
+                            if n >= 1 { v += tap[(s + r) * nc + n - 1] }
+                            return v
+                        }
+                        // Vectorized where both taps exist and all s outputs are kept.
+                        var fastLo = max(n0, 1, (keep.lowerBound + s - 1) / s)
+                        var fastHi = min(n1, wi, keep.upperBound / s)
+                        if s != 4 || fastHi <= fastLo { fastLo = n1; fastHi = n1 }
+                        for n in n0..<fastLo {
+                            for r in 0..<s where keep.contains(s * n + r) {
+                                row[s * n + r] = gelu ? fastGelu(value(n, r)) : value(n, r)
+                            }
+                        }
+                        var n = fastLo
+                        while n < fastHi {
+                            let count = min(chunk, fastHi - n)
+                            for r in 0..<4 {
+                                let a = tap + r * nc + n, c = tap + (4 + r) * nc + n - 1, d = sums + r * chunk
+                                for q in 0..<count { d[q] = b + a[q] + c[q] }
+                            }
+                            let y = row + 4 * n
+                            interleave4(sums, sums + chunk, sums + 2 * chunk, sums + 3 * chunk, count, into: y)
+                            if gelu { for q in 0..<(4 * count) { y[q] = fastGelu(y[q]) } }
+                            n += count
+                        }
+                        for n in fastHi..<n1 {
+                            for r in 0..<s where keep.contains(s * n + r) {
+                                row[s * n + r] = gelu ? fastGelu(value(n, r)) : value(n, r)
+                            }
+                        }
+                    }
+                }
             }
         }
         return out

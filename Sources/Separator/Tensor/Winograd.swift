@@ -579,7 +579,7 @@ extension Kernels {
     }
 
     /// `row[4 k + j] = y_j[k]` for tiles `k < count`.
-    private static func interleave4(_ y0: UnsafePointer<Float>, _ y1: UnsafePointer<Float>,
+    static func interleave4(_ y0: UnsafePointer<Float>, _ y1: UnsafePointer<Float>,
                                     _ y2: UnsafePointer<Float>, _ y3: UnsafePointer<Float>, _ count: Int,
                                     into row: UnsafeMutablePointer<Float>) {
         @inline(__always) func zip(_ a: Lanes, _ b: Lanes) -> SIMD32<Float> {
