@@ -16,8 +16,18 @@ extension Kernels {
         let c = q.c, dh = c / heads
         let lq = q.plane, lk = kv.plane
         let nq = q.columns, nk = kv.columns
-        let qp = linear(q, weight: inProj, bias: inBias, outChannels: c)
-        let kvp = linear(kv, weight: inProj + c * c, bias: inBias + c, outChannels: 2 * c)
+        // Projections `[C, B, Lq]` of the queries and `[2C, B, Lk]` of keys and values; for
+        // self-attention one SGEMM of all 3C rows (the tokens are packed once, not twice).
+        let qp: UnsafeMutablePointer<Float>, kvp: UnsafeMutablePointer<Float>
+        let projections: [Activation]
+        if q === kv {
+            let qkv = linear(q, weight: inProj, bias: inBias, outChannels: 3 * c)
+            (qp, kvp, projections) = (qkv.data, qkv.data + c * nq, [qkv])
+        } else {
+            let qOnly = linear(q, weight: inProj, bias: inBias, outChannels: c)
+            let kvOnly = linear(kv, weight: inProj + c * c, bias: inBias + c, outChannels: 2 * c)
+            (qp, kvp, projections) = (qOnly.data, kvOnly.data, [qOnly, kvOnly])
+        }
         let ctx = q.new(c: c, f: q.f, t: q.t)
         let scale = 1 / Float(dh).squareRoot()
         let blocks = (lq + queryBlock - 1) / queryBlock
@@ -29,9 +39,9 @@ extension Kernels {
             let q0 = (task % blocks) * queryBlock, rows = min(queryBlock, lq - q0)
             let scores = scratch.data + worker * perWorker, inverseSums = scores + queryBlock * lk
             let contextT = inverseSums + queryBlock
-            let qh = qp.data + h * dh * nq + item * lq + q0
-            let kh = kvp.data + h * dh * nk + item * lk
-            let vh = kvp.data + (c + h * dh) * nk + item * lk
+            let qh = qp + h * dh * nq + item * lq + q0
+            let kh = kvp + h * dh * nk + item * lk
+            let vh = kvp + (c + h * dh) * nk + item * lk
             // scores[rows, Lk] = (Qh^T Kh) / sqrt(dh)
             sgemm(transA: true, m: rows, n: lk, k: dh, alpha: scale, a: qh, lda: nq,
                   b: kh, ldb: nk, beta: 0, c: scores, ldc: lk)
@@ -47,6 +57,7 @@ extension Kernels {
                 for d in 0..<dh { out[d * nq + j] = src[d] * inverse }
             }
         }
+        withExtendedLifetime(projections) {}  // their workspace memory is in use until here
         return linear(ctx, weight: outProj, bias: outBias, outChannels: c)
     }
 
