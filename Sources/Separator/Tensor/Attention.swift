@@ -29,7 +29,9 @@ extension Kernels {
             (qp, kvp, projections) = (qOnly.data, kvOnly.data, [qOnly, kvOnly])
         }
         let ctx = q.new(c: c, f: q.f, t: q.t)
-        let scale = 1 / Float(dh).squareRoot()
+        // Scores in base 2: softmax(s) = 2^(s log2 e - max) / sum, with log2 e folded into the
+        // SGEMM's alpha (exponentiate2AndSum needs no range reduction by ln 2 then).
+        let scale = Float(1.4426950408889634 / Double(dh).squareRoot())
         let blocks = (lq + queryBlock - 1) / queryBlock
         let workers = min(Parallel.workers, q.b * heads * blocks)
         let perWorker = queryBlock * (lk + 1 + dh)  // scores, each row's 1 / sum, the context^T
@@ -42,7 +44,7 @@ extension Kernels {
             let qh = qp + h * dh * nq + item * lq + q0
             let kh = kvp + h * dh * nk + item * lk
             let vh = kvp + (c + h * dh) * nk + item * lk
-            // scores[rows, Lk] = (Qh^T Kh) / sqrt(dh)
+            // scores[rows, Lk] = (Qh^T Kh) log2(e) / sqrt(dh)
             sgemm(transA: true, m: rows, n: lk, k: dh, alpha: scale, a: qh, lda: nq,
                   b: kh, ldb: nk, beta: 0, c: scores, ldc: lk)
             exponentiateRows(scores, rows: rows, n: lk, inverseSums: inverseSums)
@@ -61,14 +63,15 @@ extension Kernels {
         return linear(ctx, weight: outProj, bias: outBias, outChannels: c)
     }
 
-    /// `exp(x - max)` of each of `rows` rows of `n` floats, in place, and `1 / sum` of each row
-    /// into `inverseSums` (the softmax without its division), on the calling thread.
+    /// `2^(x - max)` of each of `rows` rows of `n` floats (scores in base 2), in place, and
+    /// `1 / sum` of each row into `inverseSums` (the softmax without its division), on the
+    /// calling thread.
     static func exponentiateRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int,
                                  inverseSums: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
             let row = p + r * n
             let m = laneMax(row, n)
-            inverseSums[r] = 1 / exponentiateAndSum(row, n, minus: m)
+            inverseSums[r] = 1 / exponentiate2AndSum(row, n, minus: m)
         }
     }
 }
