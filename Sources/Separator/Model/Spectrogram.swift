@@ -48,35 +48,50 @@ final class Spectrogram {
         return out
     }
 
+    /// Frames transformed together: the spectrogram is stored bin-major (`[bins][frames]`), so
+    /// a frame's bins are `frames` floats apart; a group of 16 frames reads or writes 16
+    /// consecutive floats (one cache line) per bin instead of one float per line.
+    private static let group = 16
+
     /// `_spec` then `_magnitude` (cac) of `signal [audioC, B, 1, L]`:
     /// `[2 * audioC, B, nfft/2, frames]` with channel `2 * c + (0 re, 1 im)`.
     func forward(_ signal: Activation) -> Activation {
         let length = signal.t, le = frames(for: length), hl = hop
-        let bins = nfft / 2
+        let bins = nfft / 2, group = Self.group
         let out = signal.new(c: 2 * signal.c, f: bins, t: le)
         let scale = 1 / Float(nfft).squareRoot()
         let pad = hl / 2 * 3
         let streams = signal.c * signal.b
-        Parallel.forRanges(streams, cost: le * nfft * 16) { range in
-            let frameBuffer = RealFFT.allocate(nfft), spectrum = RealFFT.allocate(2 * (bins + 1))
-            defer { RealFFT.free(frameBuffer); RealFFT.free(spectrum) }
-            for stream in range {
-                let ch = stream / signal.b, item = stream % signal.b
-                // demucs's own padding, then torch.stft's center padding (nfft/2, reflect).
-                let padded = Spectrogram.reflectPad(signal.at(ch, item), count: length,
-                                                    left: pad, right: pad + le * hl - length)
-                let centred = padded.withUnsafeBufferPointer {
-                    Spectrogram.reflectPad($0.baseAddress!, count: padded.count, left: nfft / 2, right: nfft / 2)
+        // demucs's own padding, then torch.stft's center padding (nfft/2, reflect), per stream.
+        let centred: [[Float]] = (0..<streams).map { stream in
+            let padded = Spectrogram.reflectPad(signal.at(stream / signal.b, stream % signal.b), count: length,
+                                                left: pad, right: pad + le * hl - length)
+            return padded.withUnsafeBufferPointer {
+                Spectrogram.reflectPad($0.baseAddress!, count: padded.count, left: nfft / 2, right: nfft / 2)
+            }
+        }
+        let groups = (le + group - 1) / group
+        // Buffers within a group stay 64-byte aligned, as FFTW's plans expect.
+        let spectrumFloats = (2 * (bins + 1) + 15) / 16 * 16, frameFloats = (nfft + 15) / 16 * 16
+        let buffers = (0..<Parallel.workers).map { _ in RealFFT.allocate(group * (frameFloats + spectrumFloats)) }
+        defer { buffers.forEach { RealFFT.free($0) } }
+        Parallel.forTiles(streams * groups) { task, worker in
+            let stream = task / groups, j0 = (task % groups) * group, count = min(group, le - j0)
+            let ch = stream / signal.b, item = stream % signal.b
+            let frameBuffer = buffers[worker], spectra = frameBuffer + group * frameFloats
+            centred[stream].withUnsafeBufferPointer { centred in
+                for f in 0..<count {
+                    let start = (j0 + f + 2) * hl  // frames 2 ..< 2 + le are kept
+                    let frame = frameBuffer + f * frameFloats
+                    for n in 0..<nfft { frame[n] = centred[start + n] * window[n] }
+                    fft.forward(frame, spectra + f * spectrumFloats)
                 }
-                let re = out.at(2 * ch, item), im = out.at(2 * ch + 1, item)
-                for j in 0..<le {
-                    let start = (j + 2) * hl  // frames 2 ..< 2 + le are kept
-                    for n in 0..<nfft { frameBuffer[n] = centred[start + n] * window[n] }
-                    fft.forward(frameBuffer, spectrum)
-                    for k in 0..<bins {
-                        re[k * le + j] = spectrum[2 * k] * scale
-                        im[k * le + j] = spectrum[2 * k + 1] * scale
-                    }
+            }
+            let re = out.at(2 * ch, item) + j0, im = out.at(2 * ch + 1, item) + j0
+            for k in 0..<bins {
+                for f in 0..<count {
+                    re[k * le + f] = spectra[f * spectrumFloats + 2 * k] * scale
+                    im[k * le + f] = spectra[f * spectrumFloats + 2 * k + 1] * scale
                 }
             }
         }
@@ -86,7 +101,7 @@ final class Spectrogram {
     /// `_mask` (cac) then `_ispec` of `spec [2 * channels, B, nfft/2, frames]`: the signal
     /// `[channels, B, 1, length]`.
     func inverse(_ spec: Activation, length: Int) -> Activation {
-        let bins = nfft / 2, le = spec.t, hl = hop
+        let bins = nfft / 2, le = spec.t, hl = hop, group = Self.group
         let channels = spec.c / 2
         let out = spec.new(c: channels, f: 1, t: length)
         let pad = hl / 2 * 3
@@ -103,25 +118,34 @@ final class Spectrogram {
         // normalized=True: the spectrum is multiplied by sqrt(nfft); irfft divides by nfft.
         let scale = 1 / Float(nfft).squareRoot()
         let streams = channels * spec.b
+        let spectrumFloats = (2 * (bins + 1) + 15) / 16 * 16  // 64-byte aligned, as FFTW expects
         envelope.withUnsafeBufferPointer { envelope in
         Parallel.forRanges(streams, cost: le * nfft * 16) { range in
-            let spectrum = RealFFT.allocate(2 * (bins + 1)), frame = RealFFT.allocate(nfft)
-            defer { RealFFT.free(spectrum); RealFFT.free(frame) }
+            let spectra = RealFFT.allocate(group * spectrumFloats), frame = RealFFT.allocate(nfft)
+            defer { RealFFT.free(spectra); RealFFT.free(frame) }
             var ola = [Float](repeating: 0, count: olaLength)
             for stream in range {
                 let ch = stream / spec.b, item = stream % spec.b
                 for i in 0..<olaLength { ola[i] = 0 }
-                let re = spec.at(2 * ch, item), im = spec.at(2 * ch + 1, item)
-                for j in 0..<le {
+                var j0 = 0
+                while j0 < le {
+                    let count = min(group, le - j0)
+                    let re = spec.at(2 * ch, item) + j0, im = spec.at(2 * ch + 1, item) + j0
                     for k in 0..<bins {
-                        spectrum[2 * k] = re[k * le + j]
-                        spectrum[2 * k + 1] = im[k * le + j]
+                        for f in 0..<count {
+                            spectra[f * spectrumFloats + 2 * k] = re[k * le + f]
+                            spectra[f * spectrumFloats + 2 * k + 1] = im[k * le + f]
+                        }
                     }
-                    spectrum[2 * bins] = 0
-                    spectrum[2 * bins + 1] = 0
-                    fft.inverse(spectrum, frame)
-                    let start = (j + 2) * hl
-                    for n in 0..<nfft { ola[start + n] += frame[n] * scale * window[n] }
+                    for f in 0..<count {
+                        let spectrum = spectra + f * spectrumFloats
+                        spectrum[2 * bins] = 0
+                        spectrum[2 * bins + 1] = 0
+                        fft.inverse(spectrum, frame)
+                        let start = (j0 + f + 2) * hl
+                        for n in 0..<nfft { ola[start + n] += frame[n] * scale * window[n] }
+                    }
+                    j0 += count
                 }
                 let dst = out.at(ch, item)
                 for i in 0..<length { dst[i] = ola[origin + i] / envelope[origin + i] }
