@@ -2,6 +2,7 @@
 // the spectrogram tokens (one per frequency row and frame) and the waveform tokens go through
 // alternating self-attention layers and cross-attention layers (each branch attending to the
 // other), with 2-D / 1-D sinusoidal positional embeddings.
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,11 @@ enum TokenNorm {
 
     /// A normalized copy.
     func applied(_ x: Activation) -> Activation {
+        if case .layer(let w, let b) = self {
+            let y = x.new(c: x.c, f: x.f, t: x.t)
+            Kernels.layerNorm(x, into: y, weight: w.data, bias: b.data)
+            return y
+        }
         let y = x.copy()
         apply(y)
         return y
@@ -131,6 +137,8 @@ struct CrossTransformer {
     let layers: [TransformerLayer]
     let layersT: [TransformerLayer]
     let positionEmbeddings: Parameter?
+    /// The sinusoidal embeddings of the token grids seen so far.
+    private let embeddings = EmbeddingCache()
 
     init(_ store: WeightStore, _ prefix: String, config c: HTDemucsConfig, dim: Int) throws {
         self.dim = dim
@@ -160,45 +168,21 @@ struct CrossTransformer {
 
     /// `x [dim, B, Fr, T1]` (spectral tokens) and `xt [dim, B, 1, T2]` (waveform tokens), in place.
     func forward(_ x: Activation, _ xt: Activation) {
-        let c = dim, w = Float(config.tWeightPosEmbed)
+        let w = Float(config.tWeightPosEmbed)
         normIn.apply(x)
-        // create_2d_sin_embedding(C, Fr, T1), in float32 as torch computes it.
-        let half = c / 2
         let fr = x.f, t1 = x.t
-        var divTerm = [Float](repeating: 0, count: (half + 1) / 2)
-        for (i, k) in stride(from: 0, to: half, by: 2).enumerated() {
-            divTerm[i] = expf(Float(k) * Float(-(log(config.tMaxPeriod) / Double(half))))
-        }
-        Parallel.forRanges(c, cost: 16 * x.columns) { channels in
-            for ch in channels {
-                for item in 0..<x.b {
-                    let p = x.at(ch, item)
-                    for f in 0..<fr {
-                        for t in 0..<t1 {
-                            let v: Float
-                            if ch < half {
-                                let arg = Float(t) * divTerm[ch / 2]
-                                v = ch % 2 == 0 ? sinf(arg) : cosf(arg)
-                            } else {
-                                let arg = Float(f) * divTerm[(ch - half) / 2]
-                                v = (ch - half) % 2 == 0 ? sinf(arg) : cosf(arg)
-                            }
-                            p[f * t1 + t] += w * v
-                        }
-                    }
-                }
-            }
-        }
+        let spectral = embeddings.spectral(frequencies: fr, frames: t1) { spectralEmbedding(frequencies: fr, frames: t1) }
+        add(w, spectral, to: x)
         normInT.apply(xt)
         let t2 = xt.t
-        Parallel.forRanges(c, cost: 16 * xt.columns) { channels in
-            for ch in channels {
-                for item in 0..<xt.b {
-                    let p = xt.at(ch, item)
-                    for t in 0..<t2 { p[t] += w * positionalEmbedding(t, ch, length: t2) }
-                }
+        let waveform = embeddings.waveform(length: t2) {
+            var values = [Float](repeating: 0, count: dim * t2)
+            for ch in 0..<dim {
+                for t in 0..<t2 { values[ch * t2 + t] = positionalEmbedding(t, ch, length: t2) }
             }
+            return values
         }
+        add(w, waveform, to: xt)
         for idx in 0..<layers.count {
             if !layers[idx].cross {
                 layers[idx].forward(x, other: nil)
@@ -209,6 +193,49 @@ struct CrossTransformer {
                 layersT[idx].forward(xt, other: oldX)
             }
         }
+    }
+
+    /// `x[ch, item] += weight * embedding[ch]` for every item (`embedding [C, plane]`).
+    private func add(_ weight: Float, _ embedding: [Float], to x: Activation) {
+        let plane = x.plane
+        embedding.withUnsafeBufferPointer { e in
+            let e = e.baseAddress!
+            Parallel.forRanges(x.c, cost: x.columns) { channels in
+                for ch in channels {
+                    let src = e + ch * plane
+                    for item in 0..<x.b {
+                        let p = x.at(ch, item)
+                        for k in 0..<plane { p[k] += weight * src[k] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// create_2d_sin_embedding(C, Fr, T1) as `[C, Fr * T1]`, in float32 as torch computes it.
+    private func spectralEmbedding(frequencies fr: Int, frames t1: Int) -> [Float] {
+        let c = dim, half = c / 2
+        var divTerm = [Float](repeating: 0, count: (half + 1) / 2)
+        for (i, k) in stride(from: 0, to: half, by: 2).enumerated() {
+            divTerm[i] = expf(Float(k) * Float(-(log(config.tMaxPeriod) / Double(half))))
+        }
+        var values = [Float](repeating: 0, count: c * fr * t1)
+        for ch in 0..<c {
+            for f in 0..<fr {
+                for t in 0..<t1 {
+                    let v: Float
+                    if ch < half {
+                        let arg = Float(t) * divTerm[ch / 2]
+                        v = ch % 2 == 0 ? sinf(arg) : cosf(arg)
+                    } else {
+                        let arg = Float(f) * divTerm[(ch - half) / 2]
+                        v = (ch - half) % 2 == 0 ? sinf(arg) : cosf(arg)
+                    }
+                    values[(ch * fr + f) * t1 + t] = v
+                }
+            }
+        }
+        return values
     }
 
     /// The waveform branch's positional embedding at position `t`, channel `ch`.
@@ -229,5 +256,35 @@ struct CrossTransformer {
             let phase = pos / powf(Float(config.tMaxPeriod), exponent)
             return ch < half ? cosf(phase) : sinf(phase)
         }
+    }
+}
+
+/// Positional embeddings by token grid, made on first use and kept (a few grids: the model's
+/// segment, a shorter last input). They depend only on the grid, and making them (a sin or cos
+/// per value, 0.7 M values at the default model's bottom) took 1.5 % of every pass.
+private final class EmbeddingCache: Sendable {
+    /// Grids kept of each kind before the cache starts over.
+    private static let capacity = 4
+    private let spectralGrids = Synchronization.Mutex<[Int: [Float]]>([:])
+    private let waveformGrids = Synchronization.Mutex<[Int: [Float]]>([:])
+
+    /// The 2-D embedding of `frequencies x frames` tokens, `make`'s result the first time.
+    func spectral(frequencies: Int, frames: Int, _ make: () -> [Float]) -> [Float] {
+        Self.lookUp(spectralGrids, key: frequencies << 32 | frames, make)
+    }
+
+    /// The 1-D embedding of `length` tokens, `make`'s result the first time.
+    func waveform(length: Int, _ make: () -> [Float]) -> [Float] {
+        Self.lookUp(waveformGrids, key: length, make)
+    }
+
+    private static func lookUp(_ grids: borrowing Synchronization.Mutex<[Int: [Float]]>, key: Int, _ make: () -> [Float]) -> [Float] {
+        if let known = grids.withLock({ $0[key] }) { return known }
+        let made = make()
+        grids.withLock { cache in
+            if cache.count >= capacity { cache.removeAll() }
+            cache[key] = made
+        }
+        return made
     }
 }

@@ -58,7 +58,10 @@ final class Activation {
     /// A copy of this tensor (same shape and workspace).
     func copy() -> Activation {
         let out = new(c: c, f: f, t: t)
-        out.data.update(from: data, count: count)
+        let source = data, destination = out.data
+        Parallel.forRanges(count, cost: 1) { range in
+            (destination + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+        }
         return out
     }
 

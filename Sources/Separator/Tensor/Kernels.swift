@@ -84,13 +84,17 @@ enum Kernels {
         }
     }
 
-    /// LayerNorm over the channel axis of tokens `x [C, B, F, T]` (each column a token), in place.
+    /// LayerNorm over the channel axis of tokens `x [C, B, F, T]` (each column a token), in
+    /// place or into `output` (same shape; the copy a pre-norm layer needs, made by the pass).
     /// Blocks of 64 tokens (C x 64 floats, 96 KB at the default model's 384 channels) are
     /// handed to the workers: the three passes over a block stay in the core's cache, and two
     /// workers never write the same cache line (a split in two halves measured 1.5-3x slower
     /// per token than one thread).
-    static func layerNorm(_ x: Activation, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float = 1e-5) {
+    static func layerNorm(_ x: Activation, into output: Activation? = nil, weight: UnsafePointer<Float>,
+                          bias: UnsafePointer<Float>, eps: Float = 1e-5) {
         let n = x.columns, c = x.c
+        precondition(output.map { $0.c == c && $0.columns == n } ?? true, "layerNorm output shape")
+        let destination = output?.data ?? x.data
         let block = 64, blocks = (n + block - 1) / block
         x.new(c: 2, b: 1, f: 1, t: block * Parallel.workers).withData { stats in
             Parallel.forTiles(blocks, maxWorkers: c * n >= 65_536 ? .max : 1) { index, worker in
@@ -110,9 +114,9 @@ enum Kernels {
                 }
                 for j in 0..<count { rstd[j] = 1 / (rstd[j] * inv + eps).squareRoot() }
                 for ch in 0..<c {
-                    let p = x.data + ch * n + lo
+                    let p = x.data + ch * n + lo, q = destination + ch * n + lo
                     let w = weight[ch], b = bias[ch]
-                    for j in 0..<count { p[j] = (p[j] - mean[j]) * rstd[j] * w + b }
+                    for j in 0..<count { q[j] = (p[j] - mean[j]) * rstd[j] * w + b }
                 }
             }
         }
