@@ -153,7 +153,7 @@ func exponentiate2AndSum(_ p: UnsafeMutablePointer<Float>, _ count: Int, minus: 
     let raw = UnsafeMutableRawPointer(p)
     while j + 16 <= count {
         let e = exp2Lanes(raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) - m)
-        raw.storeBytes(of: e, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+        (raw + 4 * j).storeBytes(of: e, as: SIMD16<Float>.self)
         sum += e
         j += 16
     }

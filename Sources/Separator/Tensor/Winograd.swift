@@ -595,7 +595,7 @@ extension Kernels {
             let odd = zip(load(y1 + k, 16), load(y3 + k, 16))
             let out = UnsafeMutableRawPointer(row + 4 * k)
             out.storeBytes(of: zip(even.lowHalf, odd.lowHalf), as: SIMD32<Float>.self)
-            out.storeBytes(of: zip(even.highHalf, odd.highHalf), toByteOffset: 128, as: SIMD32<Float>.self)
+            (out + 128).storeBytes(of: zip(even.highHalf, odd.highHalf), as: SIMD32<Float>.self)
             k += 16
         }
         while k < count {
