@@ -107,6 +107,8 @@ struct DConv {
     struct Branch {
         let dilation: Int
         let conv1: ConvWeights
+        /// conv1's weight `[hidden, C, 3]` by tap: `[3][hidden][C]` (the fused kernel's layout).
+        let conv1Taps: Parameter
         let norm1: GroupNormWeights
         let conv2: ConvWeights
         let norm2: GroupNormWeights
@@ -123,9 +125,17 @@ struct DConv {
         let dilate = depth > 0
         for d in 0..<abs(depth) {
             let p = "\(prefix).layers.\(d)"
+            let conv1 = try ConvWeights.load(store, p + ".0", [hidden, channels, 3])
+            var taps = [Float](repeating: 0, count: 3 * hidden * channels)
+            for o in 0..<hidden {
+                for ci in 0..<channels {
+                    for tap in 0..<3 { taps[(tap * hidden + o) * channels + ci] = conv1.weight.data[(o * channels + ci) * 3 + tap] }
+                }
+            }
             branches.append(Branch(
                 dilation: dilate ? 1 << d : 1,
-                conv1: try .load(store, p + ".0", [hidden, channels, 3]),
+                conv1: conv1,
+                conv1Taps: Parameter(shape: [3, hidden, channels], values: taps),
                 norm1: try .load(store, p + ".1", groups: 1, channels: hidden),
                 conv2: try .load(store, p + ".3", [2 * channels, hidden, 1]),
                 norm2: try .load(store, p + ".4", groups: 1, channels: 2 * channels),
@@ -137,13 +147,14 @@ struct DConv {
     /// In place on `x [C, B, F, T]`: every (item, frequency row) is one sequence over T.
     func forward(_ x: Activation) {
         let sequences = x.b * x.f, length = x.t
-        if Kernels.residualBranchFloats(channels: channels, hidden: hidden, length: length) <= residualBranchSequenceBudget {
+        if Kernels.residualBranchFloats(channels: channels, hidden: hidden, length: length) <= residualBranchSequenceBudget
+            && branches.allSatisfy({ $0.dilation < length }) {
             // Short sequences (every frequency-branch layer, the deeper time layers): each
             // branch fused per tile of sequences, in cache.
             for br in branches {
                 Kernels.residualBranch(x, ResidualBranchWeights(
                     dilation: br.dilation, hidden: hidden,
-                    conv1: br.conv1.weight.data, bias1: br.conv1.bias.data,
+                    conv1Taps: br.conv1Taps.data, bias1: br.conv1.bias.data,
                     norm1Weight: br.norm1.weight.data, norm1Bias: br.norm1.bias.data,
                     conv2: br.conv2.weight.data, bias2: br.conv2.bias.data,
                     norm2Weight: br.norm2.weight.data, norm2Bias: br.norm2.bias.data,

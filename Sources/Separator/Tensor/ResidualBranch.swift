@@ -9,7 +9,8 @@
 struct ResidualBranchWeights {
     let dilation: Int
     let hidden: Int
-    let conv1: UnsafePointer<Float>, bias1: UnsafePointer<Float>
+    /// conv1's weight by tap, `[3][hidden][C]` (`DConv` lays it out at load).
+    let conv1Taps: UnsafePointer<Float>, bias1: UnsafePointer<Float>
     let norm1Weight: UnsafePointer<Float>, norm1Bias: UnsafePointer<Float>
     let conv2: UnsafePointer<Float>, bias2: UnsafePointer<Float>
     let norm2Weight: UnsafePointer<Float>, norm2Bias: UnsafePointer<Float>
@@ -23,7 +24,7 @@ let residualBranchSequenceBudget = 1 << 21
 extension Kernels {
     /// Scratch floats per sequence of `length` steps for a branch on `channels` channels.
     static func residualBranchFloats(channels: Int, hidden: Int, length: Int) -> Int {
-        (3 * channels + hidden + 2 * channels) * length
+        (hidden + 2 * channels) * length
     }
 
     /// Runs one DConv branch in place on `x [C, B, F, T]` (sequences: B*F rows of T).
@@ -38,26 +39,38 @@ extension Kernels {
         let workers = min(Parallel.workers, tiles)
         let perWorker = perSequence * perTile
         let scratch = x.new(c: 1, b: 1, f: 1, t: perWorker * workers)
-        let kdim = 3 * c
+        let d = w.dilation
+        precondition(d < length, "DConv dilation not below the sequence length")
         Parallel.forTiles(tiles) { tile, worker in
             let s0 = tile * perTile, rows = min(perTile, sequences - s0)
             let nc = rows * length, c0 = s0 * length
-            let cols = scratch.data + worker * perWorker
-            let h = cols + kdim * nc, y = h + hidden * nc
-            // conv1 (kernel 3, dilation d, padding d, along time within each sequence).
-            for ci in 0..<c {
-                let src = x.data + ci * n + c0
-                for tap in 0..<3 {
-                    let dst = cols + (ci * 3 + tap) * nc
-                    for r in 0..<rows {
-                        gatherRow(src + r * length, width: length, stride: 1, offset: (tap - 1) * w.dilation,
-                                  positions: 0..<length, into: dst + r * length)
+            let h = scratch.data + worker * perWorker, y = h + hidden * nc
+            // conv1 (kernel 3, dilation d, zero padding d within each sequence) without im2col:
+            // one SGEMM per tap on the tile's columns shifted by -d, 0, +d (each accumulating
+            // onto the bias, beta 1), then the products that reached across a boundary between
+            // two sequences of the tile are taken out again (2 d columns per boundary).
+            for ch in 0..<hidden { (h + ch * nc).update(repeating: w.bias1[ch], count: nc) }
+            let tap0 = w.conv1Taps, tap1 = tap0 + hidden * c, tap2 = tap1 + hidden * c
+            let xs = x.data + c0
+            sgemm(m: hidden, n: nc, k: c, a: tap1, lda: c, b: xs, ldb: n, beta: 1, c: h, ldc: nc)
+            sgemm(m: hidden, n: nc - d, k: c, a: tap0, lda: c, b: xs, ldb: n, beta: 1, c: h + d, ldc: nc)
+            sgemm(m: hidden, n: nc - d, k: c, a: tap2, lda: c, b: xs + d, ldb: n, beta: 1, c: h, ldc: nc)
+            for r in 1..<max(1, rows) {
+                let start = r * length
+                for p in 0..<d {
+                    // Column start + p got tap 0 of the previous sequence's input start + p - d;
+                    // column start - d + p got tap 2 of this sequence's input start + p.
+                    for o in 0..<hidden {
+                        var early: Float = 0, late: Float = 0
+                        for ci in 0..<c {
+                            early += tap0[o * c + ci] * xs[ci * n + start + p - d]
+                            late += tap2[o * c + ci] * xs[ci * n + start + p]
+                        }
+                        h[o * nc + start + p] -= early
+                        h[o * nc + start - d + p] -= late
                     }
                 }
             }
-            // Each SGEMM accumulates onto its bias (beta 1: no zeroing pass in OpenBLAS).
-            for ch in 0..<hidden { (h + ch * nc).update(repeating: w.bias1[ch], count: nc) }
-            sgemm(m: hidden, n: nc, k: kdim, a: w.conv1, lda: kdim, b: cols, ldb: nc, beta: 1, c: h, ldc: nc)
             normalizeSequences(h, channels: hidden, rows: rows, length: length, stride: nc,
                                weight: w.norm1Weight, shift: w.norm1Bias, gelu: true)
             for ch in 0..<2 * c { (y + ch * nc).update(repeating: w.bias2[ch], count: nc) }
