@@ -240,12 +240,14 @@ struct ConvolutionReference {
     /// The convolution's output, its GLU over channels, its exact GELU (PyTorch layout).
     let out: [Float], glu: [Float], gelu: [Float]
 
-    init(op: String, batch: Int, cin: Int, cout: Int, height: Int, width: Int, stride: Int = 4, pad: Int = 2) throws {
+    init(op: String, batch: Int, cin: Int, cout: Int, height: Int, width: Int, stride: Int = 4, pad: Int = 2,
+         padRight: Int = 0) throws {
         let folder = try ReferenceHarness.makeScratchFolder(prefix: "conv")
         defer { try? FileManager.default.removeItem(at: folder) }
         try ReferenceHarness.python("conv_reference.py", [
             folder.path, "--op", op, "--batch", String(batch), "--cin", String(cin), "--cout", String(cout),
-            "--height", String(height), "--width", String(width), "--stride", String(stride), "--pad", String(pad)])
+            "--height", String(height), "--width", String(width), "--stride", String(stride), "--pad", String(pad),
+            "--pad-right", String(padRight)])
         func load(_ name: String) throws -> [Float] { try readFloats(folder.appendingPathComponent(name + ".f32")) }
         (x, weight, bias) = (try load("x"), try load("weight"), try load("bias"))
         (out, glu, gelu) = (try load("out"), try load("glu"), try load("gelu"))
@@ -375,6 +377,31 @@ final class PolyphaseTests: XCTestCase {
         try checkTransposed(batch: 1, cin: 96, cout: 48, height: 128, width: 157, stride: 4, pad: 2)
         try checkTransposed(batch: 1, cin: 4, cout: 3, height: 1, width: 5, stride: 4, pad: 0)
         try checkTransposed(batch: 1, cin: 96, cout: 47, height: 8, width: 300, stride: 4, pad: 2)  // three blocks
+    }
+
+    /// The time branch's strided convolution (kernel 2s, stride s over T) on the input's phases
+    /// (`Kernels.convOverTimeByPhase`) against conv1d: stride 4 (SIMD phase split) with the
+    /// right padding demucs adds for lengths that are not a multiple of the stride, two items
+    /// and several tiles; stride 2 and 3 (scalar split); an input shorter than one SIMD step.
+    func testStridedConvolutionOverTime() throws {
+        for (batch, cin, cout, width, stride, pad, padRight) in [(2, 7, 12, 4_098, 4, 2, 2), (1, 5, 3, 37, 2, 1, 1),
+                                                                 (2, 4, 6, 30, 3, 1, 0), (1, 3, 4, 40, 4, 2, 0)] {
+            let ref = try ConvolutionReference(op: "strided_time", batch: batch, cin: cin, cout: cout, height: 1,
+                                               width: width, stride: stride, pad: pad, padRight: padRight)
+            let input = ref.input(Workspace(), cin: cin, batch: batch, height: 1, width: width)
+            let w = ref.weight.withUnsafeBufferPointer {
+                TimePhaseWeights(weight: $0.baseAddress!, cout: cout, cin: cin, stride: stride)
+            }
+            ref.bias.withUnsafeBufferPointer { b in
+                for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.gelu, ref.gelu, "gelu")] {
+                    let got = Kernels.convOverTimeByPhase(input, w, bias: b.baseAddress, pad: pad, padRight: padRight,
+                                                          epilogue: epilogue)
+                    ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
+                                               "strided over time \(batch)x\(cin)->\(cout) \(width) s\(stride) p\(pad)+\(padRight) \(name)",
+                                               file: #filePath, line: #line)
+                }
+            }
+        }
     }
 
     /// The time branch's transposed convolution (kernel 2s, stride s over T), written phase by

@@ -192,6 +192,9 @@ struct EncoderLayer {
     /// The frequency branch's convolution (kernel 2 x stride) over polyphase rows
     /// (`Kernels.polyphaseConv`).
     let polyphase: PolyphaseWeights?
+    /// The time branch's convolution (kernel 2 x stride) over the input's phases
+    /// (`Kernels.convOverTimeByPhase`).
+    let timePhases: TimePhaseWeights?
     let norm1: GroupNormWeights?
     let rewrite: ConvWeights?
     let norm2: GroupNormWeights?
@@ -211,6 +214,8 @@ struct EncoderLayer {
         conv = try .load(store, prefix + ".conv", freq ? [cout, cin, kernel, 1] : [cout, cin, kernel])
         polyphase = freq && kernel == 2 * stride
             ? PolyphaseWeights(weight: conv.weight.data, cout: cout, cin: cin, stride: stride) : nil
+        timePhases = !freq && kernel == 2 * stride
+            ? TimePhaseWeights(weight: conv.weight.data, cout: cout, cin: cin, stride: stride) : nil
         if empty {
             norm1 = nil; self.rewrite = nil; norm2 = nil; self.dconv = nil
             return
@@ -242,6 +247,9 @@ struct EncoderLayer {
         let fuseGelu = !empty && inject == nil && norm1 == nil
         let y = if let polyphase {
             Kernels.polyphaseConv(x, polyphase, bias: conv.bias.data, pad: pad, epilogue: fuseGelu ? .gelu : .none)
+        } else if let timePhases {
+            Kernels.convOverTimeByPhase(x, timePhases, bias: conv.bias.data, pad: pad, padRight: g.padRight,
+                                        epilogue: fuseGelu ? .gelu : .none)
         } else {
             Kernels.conv(x, weight: conv.weight.data, bias: conv.bias.data, cout: cout, g,
                          epilogue: fuseGelu ? .gelu : .none)

@@ -481,7 +481,7 @@ extension Kernels {
     /// p[4k + 3])` for k < 16, by two rounds of even/odd splits of 32-float vectors (64-float
     /// vectors compile to much slower code).
     @inline(__always)
-    private static func phases(_ p: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes) {
+    static func phases(_ p: UnsafePointer<Float>) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
         let raw = UnsafeRawPointer(p)
         let x = raw.loadUnaligned(as: SIMD32<Float>.self)
         let y = raw.loadUnaligned(fromByteOffset: 128, as: SIMD32<Float>.self)
