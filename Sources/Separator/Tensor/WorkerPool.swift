@@ -15,16 +15,19 @@ import Synchronization
 import Glibc
 #endif
 
-/// `threads - 1` helper threads that run parts of a job beside the calling thread.
+/// `threads - 1` helper threads that run parts of a job beside the calling thread. One pool
+/// lives for the process (`Parallel`'s); its threads are detached and end with it.
 ///
 /// `@unchecked Sendable`: the job closure and its part count are written only by the thread
 /// that holds `busy` before it publishes a new `generation` (release) and read by helpers after
 /// they observe that generation (acquire); the caller returns only after every helper has
 /// counted itself out of `running` (release/acquire), so the closure never outlives its call.
-/// The sleep/wake hand-shake runs under `mutex`.
+/// The sleep/wake hand-shakes (helpers waiting for a job, the caller for the helpers) run
+/// under `mutex`.
 final class WorkerPool: @unchecked Sendable {
-    /// How long a helper polls for the next job before it sleeps (a pass's kernels follow
-    /// each other within this; a pass's end is followed by sleep, not by spinning).
+    /// How long a helper polls for the next job before it sleeps, and the caller for the
+    /// helpers to finish before it sleeps (a pass's kernels follow each other within this; a
+    /// pass's end, or a long part such as a whole channel, is followed by sleep, not spinning).
     private static let spinNanoseconds: UInt64 = 2_000_000
 
     /// Helpers (worker indices 1 ..< helpers + 1; the caller is worker 0).
@@ -38,16 +41,21 @@ final class WorkerPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     /// Helpers asleep on `wake` (the caller signals only when there are some).
     private let sleepers = Atomic<Int>(0)
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
+    /// Whether the caller sleeps on `done` (the last helper to finish signals it then).
+    private let callerAsleep = Atomic<Bool>(false)
+    /// Allocated once and never moved (a pthread mutex or condition must keep its address).
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+    private let wake: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
+    private let done: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
     /// The current job: `parts` parts, part `p` run as `job(p)`.
     private var job: ((Int) -> Void)?
     private var parts = 0
 
     init(helpers: Int) {
         self.helpers = helpers
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&wake, nil)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
         for index in 0..<helpers {
             let unmanaged = Unmanaged.passRetained(HelperStart(pool: self, worker: index + 1))
             var thread = pthread_t()
@@ -76,15 +84,22 @@ final class WorkerPool: @unchecked Sendable {
             running.store(helpers, ordering: .relaxed)
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(&mutex)
-                pthread_cond_broadcast(&wake)
-                pthread_mutex_unlock(&mutex)
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
             }
             body(0)
+            let start = Self.now()
             var polls = 0
             while running.load(ordering: .acquiring) > 0 {
                 polls += 1
-                if polls & 1023 == 0 { sched_yield() }  // a helper preempted on this core runs
+                if polls & 1023 == 0 {
+                    if Self.now() - start > Self.spinNanoseconds {
+                        waitForHelpers()
+                        break
+                    }
+                    sched_yield()  // a helper preempted on this core runs
+                }
             }
             job = nil
         }
@@ -113,21 +128,37 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = current
             if worker < parts, let job { job(worker) }
-            running.subtract(1, ordering: .releasing)
+            if running.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                && callerAsleep.load(ordering: .sequentiallyConsistent) {
+                pthread_mutex_lock(mutex)
+                pthread_cond_signal(done)
+                pthread_mutex_unlock(mutex)
+            }
         }
+    }
+
+    /// The caller's sleep until every helper has finished the current job.
+    private func waitForHelpers() {
+        pthread_mutex_lock(mutex)
+        callerAsleep.store(true, ordering: .sequentiallyConsistent)
+        while running.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_cond_wait(done, mutex)
+        }
+        callerAsleep.store(false, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(mutex)
     }
 
     /// Sleeps until the generation moves on from `seen`; returns the new one.
     private func sleep(seen: UInt64) -> UInt64 {
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         sleepers.add(1, ordering: .sequentiallyConsistent)
         var current = generation.load(ordering: .sequentiallyConsistent)
         while current == seen {
-            pthread_cond_wait(&wake, &mutex)
+            pthread_cond_wait(wake, mutex)
             current = generation.load(ordering: .sequentiallyConsistent)
         }
         sleepers.subtract(1, ordering: .sequentiallyConsistent)
-        pthread_mutex_unlock(&mutex)
+        pthread_mutex_unlock(mutex)
         return current
     }
 
