@@ -53,6 +53,10 @@ final class Spectrogram {
     /// consecutive floats (one cache line) per bin instead of one float per line.
     private static let group = 16
 
+    /// Floats from one frame's spectrum to the next in a group's buffer: its `nfft/2 + 1`
+    /// complex bins, rounded up so every spectrum stays 64-byte aligned, as FFTW's plans expect.
+    private var spectrumStride: Int { (2 * (nfft / 2 + 1) + 15) / 16 * 16 }
+
     /// `_spec` then `_magnitude` (cac) of `signal [audioC, B, 1, L]`:
     /// `[2 * audioC, B, nfft/2, frames]` with channel `2 * c + (0 re, 1 im)`.
     func forward(_ signal: Activation) -> Activation {
@@ -71,8 +75,8 @@ final class Spectrogram {
             }
         }
         let groups = (le + group - 1) / group
-        // Buffers within a group stay 64-byte aligned, as FFTW's plans expect.
-        let spectrumFloats = (2 * (bins + 1) + 15) / 16 * 16, frameFloats = (nfft + 15) / 16 * 16
+        // Frames within a group stay 64-byte aligned too.
+        let spectrumFloats = spectrumStride, frameFloats = (nfft + 15) / 16 * 16
         let buffers = (0..<Parallel.workers).map { _ in RealFFT.allocate(group * (frameFloats + spectrumFloats)) }
         defer { buffers.forEach { RealFFT.free($0) } }
         Parallel.forTiles(streams * groups) { task, worker in
@@ -118,7 +122,7 @@ final class Spectrogram {
         // normalized=True: the spectrum is multiplied by sqrt(nfft); irfft divides by nfft.
         let scale = 1 / Float(nfft).squareRoot()
         let streams = channels * spec.b
-        let spectrumFloats = (2 * (bins + 1) + 15) / 16 * 16  // 64-byte aligned, as FFTW expects
+        let spectrumFloats = spectrumStride
         envelope.withUnsafeBufferPointer { envelope in
         Parallel.forRanges(streams, cost: le * nfft * 16) { range in
             let spectra = RealFFT.allocate(group * spectrumFloats), frame = RealFFT.allocate(nfft)
