@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Logging
+import Segments
 import Synchronization
 
 /// Live capture (ALSA) or real-time replay (file), cut into gapless segments.

@@ -1,4 +1,5 @@
 import Logging
+import Segments
 import TensorFormats
 
 /// The site's ambient noise, recorded before the machines run: what `calibrate` writes and

@@ -1,6 +1,7 @@
-import Foundation
-import Testing
 @testable import Capture
+import Foundation
+import Segments
+import Testing
 
 /// The source frame and channel a sample of the `aefault` test device stands for.
 private func decode(_ v: Float) -> (frame: Int, channel: Int) {

@@ -1,6 +1,7 @@
-import Foundation
-import Testing
 @testable import Capture
+import Foundation
+import Segments
+import Testing
 
 /// `capture.source: file`: the same segmenting path, fed from samples at the clock's pace.
 struct ReplayTests {

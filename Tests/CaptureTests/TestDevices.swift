@@ -1,6 +1,7 @@
+@testable import Capture
 import Foundation
 import ReferenceHarness
-@testable import Capture
+import Segments
 
 /// ALSA capture devices made of ALSA's own plugins, no hardware: the `file` plugin replays the
 /// raw interleaved samples of its `infile` as captured audio, over a `null` slave.

@@ -1,12 +1,12 @@
 import AudioFiles
-import Capture
 import Foundation
+import Segments
 
 /// Cuts audio files into segments exactly as live capture cuts the stream: consecutive whole
 /// segments of `segmentFrames` frames, segment `k` starting at sample `k * segmentFrames`, a
-/// trailing partial segment reported and dropped. A file at another rate than the capture rate
-/// is converted with libsoxr first (as `capture.source: file` replay does), so `process` of a
-/// file and `run` replaying it see the same samples.
+/// trailing partial segment reported and dropped. The file becomes samples through
+/// `RecordedAudio`, the path `capture.source: file` replay takes too, so `process` of a file
+/// and `run` replaying it see the same samples.
 public struct FileSegmenter: Sendable {
     /// The decoded (and, if needed, resampled) audio.
     public let audio: AudioBuffer
@@ -23,36 +23,22 @@ public struct FileSegmenter: Sendable {
     /// microphones (0 = all of the file's). `start` defaults to the file's modification time
     /// minus its duration: the moment recording began, if the file was written as it recorded.
     public init(path: String, sampleRate: Int, channels: Int, segmentFrames: Int, start: SegmentTime? = nil) throws(PipelineError) {
-        let decoded: AudioBuffer
+        let recording: RecordedAudio
         do {
-            decoded = try AudioFile.read(path: path)
+            recording = try RecordedAudio(path: path, sampleRate: sampleRate, channels: channels)
         } catch {
             throw PipelineError(error.description)
         }
-        guard channels <= decoded.channels else {
-            throw PipelineError("\(path) has \(decoded.channels) channels; capture.channels asks for \(channels)")
-        }
-        var audio = decoded
-        if channels > 0 && channels < decoded.channels {
-            audio = AudioBuffer(sampleRate: decoded.sampleRate, channelData: Array(decoded.channelData.prefix(channels)))
-        }
-        if audio.sampleRate != sampleRate {
-            do {
-                audio = try Resampler.resample(audio, to: sampleRate)
-            } catch {
-                throw PipelineError("\(path): \(error.description)")
-            }
-        }
-        self.audio = audio
+        self.audio = recording.audio
         self.path = path
         self.segmentFrames = segmentFrames
-        self.originalRate = decoded.sampleRate
+        self.originalRate = recording.originalRate
         if let start {
             self.start = start
         } else {
             var info = stat()
             let modified = stat(path, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) * 1e-9 : 0
-            self.start = SegmentTime(secondsSinceEpoch: modified - decoded.duration)
+            self.start = SegmentTime(secondsSinceEpoch: modified - recording.originalDuration)
         }
     }
 
