@@ -46,14 +46,18 @@ public struct IncomingMessage: Sendable {
     public var correlationData: [UInt8]?
 }
 
-/// Content types the agent uses for its payloads (MQTT v5 `content type` property).
+/// The content type of the bridge's own JSON messages (status, command replies). A tensor
+/// message names its format's media type (`TensorFormat.mediaType`).
 public enum PayloadContentType {
-    /// `torch.save` zip (`.pt`).
-    public static let pytorch = "application/x-pytorch"
-    /// safetensors.
-    public static let safetensors = "application/x-safetensors"
-    /// NumPy `.npy`.
-    public static let npy = "application/x-npy"
     /// JSON (status, command replies).
     public static let json = "application/json"
+}
+
+/// Where and how to answer a command: `{prefix}/cmd/response`, or the MQTT v5 response
+/// topic of the request with its correlation data.
+public struct ReplyRoute: Sendable, Equatable {
+    /// Topic of the reply.
+    public var topic: String
+    /// Correlation data to echo (MQTT v5), when the request carried some.
+    public var correlationData: [UInt8]?
 }

@@ -4,49 +4,12 @@ import Foundation
 /// Writes are atomic: the bytes go to a hidden temporary file beside the target, are synced,
 /// then renamed over it, so a reader sees the whole file or none.
 public enum TensorFile {
-    /// The formats a tensor file or payload can take.
-    public enum Format: String, Sendable, CaseIterable {
-        /// PyTorch's zip + pickle (`torch.save`).
-        case pt
-        /// The safetensors format, the tensor stored under the name `tensor`.
-        case safetensors
-        /// NumPy's `.npy`.
-        case npy
-
-        /// The format an extension names, or nil.
-        public init?(pathExtension: String) {
-            self.init(rawValue: pathExtension.lowercased())
-        }
-
-        /// The bytes of `tensor` in this format; safetensors carries `metadata`.
-        public func encode(_ tensor: Tensor, metadata: [String: String] = [:]) -> [UInt8] {
-            switch self {
-            case .pt: PTFormat.encode(tensor)
-            case .npy: NPYFormat.encode(tensor)
-            case .safetensors: SafeTensorsFormat.encode([("tensor", tensor)], metadata: metadata)
-            }
-        }
-
-        /// The tensor in `bytes` of this format. A safetensors file must hold exactly one tensor.
-        public func decode(_ bytes: [UInt8], what: String) throws(TensorFormatError) -> Tensor {
-            switch self {
-            case .pt: return try PTFormat.decode(bytes, what: what)
-            case .npy: return try NPYFormat.decode(bytes, what: what)
-            case .safetensors:
-                let file = try SafeTensorsFormat.decode(bytes, what: what)
-                guard file.names.count == 1, let tensor = file.tensors[file.names[0]] else {
-                    throw TensorFormatError("\(what) holds \(file.names.count) tensors, expected one")
-                }
-                return tensor
-            }
-        }
-    }
-
     /// The format of `path` by its extension, or an error naming the path.
-    public static func format(of path: String) throws(TensorFormatError) -> Format {
+    public static func format(of path: String) throws(TensorFormatError) -> TensorFormat {
         let ext = (path as NSString).pathExtension
-        guard let format = Format(pathExtension: ext) else {
-            throw TensorFormatError("\(path): unknown tensor file extension '.\(ext)' (expected .pt, .safetensors or .npy)")
+        guard let format = TensorFormat(pathExtension: ext) else {
+            let known = TensorFormat.allCases.map { "." + $0.fileExtension }.joined(separator: ", ")
+            throw TensorFormatError("\(path): unknown tensor file extension '.\(ext)' (expected one of \(known))")
         }
         return format
     }

@@ -1,7 +1,9 @@
+import Control
 import Foundation
-import XCTest
-import ReferenceHarness
 @testable import MQTTBridge
+import ReferenceHarness
+import TensorFormats
+import XCTest
 
 /// Helpers shared by the real-broker tests.
 enum Wait {
@@ -34,7 +36,7 @@ func tensorMessage(mic: Int, source: String, index: Int, bytes: Int, prefix: Str
         topic: "\(prefix)/mic\(mic)/\(source)", payload: payload,
         userProperties: [("mic", String(mic)), ("source", source), ("segment_start", "2026-11-24T20:00:00.000Z"),
                          ("segment_index", String(index)), ("sample_rate", "16000"), ("model", "test.safetensors")],
-        contentType: PayloadContentType.pytorch)
+        contentType: TensorFormat.pt.mediaType)
 }
 
 func sha256Hex(_ bytes: [UInt8]) throws -> String {

@@ -29,8 +29,8 @@ final class ExampleTests: XCTestCase {
 
         let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
         bridge.start()
-        let files = [("t.pt", PayloadContentType.pytorch, "fan"), ("t.safetensors", PayloadContentType.safetensors, "pump"),
-                     ("t.npy", PayloadContentType.npy, "valve")]
+        let files = [("t.pt", TensorFormat.pt.mediaType, "fan"), ("t.safetensors", TensorFormat.safetensors.mediaType, "pump"),
+                     ("t.npy", TensorFormat.npy.mediaType, "valve")]
         // A reply on plant/cmd/response matches plant/+/+ too: the example must skip it.
         bridge.reply(to: IncomingCommand(request: CommandRequest(command: .status, id: "x"),
                                          route: ReplyRoute(topic: "plant/cmd/response")),
@@ -99,6 +99,7 @@ final class ExampleTests: XCTestCase {
 }
 
 import TensorFormats
+import Control
 
 /// The agent's own encoders through the bridge: what paho-mqtt receives loads with torch,
 /// safetensors and numpy to exactly the values that were encoded.
@@ -127,30 +128,22 @@ final class TensorPayloadTests: XCTestCase {
         let bridge = try MQTTBridge(settings: settings)
         bridge.start()
         var tensors: [Tensor] = []
-        let formats: [(String, String)] = [("pt", PayloadContentType.pytorch), ("safetensors", PayloadContentType.safetensors),
-                                           ("npy", PayloadContentType.npy)]
-        for (mic, (format, type)) in formats.enumerated() {
+        for (mic, format) in TensorFormat.allCases.enumerated() {
             // A log-mel-like tensor: dB values with fractional parts, one of them -0.0.
             let values = (0..<(240 * 240)).map { i -> Float in i == 7 ? -0.0 : -80 + 80 * Float(sin(Double(i + mic) * 0.0137)).magnitude }
             let tensor = Tensor(shape: [1, 240, 240], values: values)
             tensors.append(tensor)
             let properties = [("mic", String(mic)), ("source", "fan"), ("segment_index", String(mic)),
                               ("segment_start", "2026-11-24T21:00:00.000Z"), ("sample_rate", "16000"), ("model", "none")]
-            let payload: [UInt8]
-            switch format {
-            case "pt": payload = PTFormat.encode(tensor)
-            case "safetensors": payload = SafeTensorsFormat.encode([(name: "mel", tensor: tensor)],
-                                                                   metadata: Dictionary(uniqueKeysWithValues: properties))
-            default: payload = NPYFormat.encode(tensor)
-            }
+            let payload = format.encode(tensor, metadata: Dictionary(uniqueKeysWithValues: properties))
             XCTAssertTrue(bridge.publish(OutgoingMessage(topic: settings.tensorTopic(mic: mic, source: "fan"), payload: payload,
                                                          userProperties: properties.map { (name: $0.0, value: $0.1) },
-                                                         contentType: type)))
+                                                         contentType: format.mediaType)))
         }
         example.waitUntilExit()
         let lines = printed().split(separator: "\n").filter { $0.hasPrefix("plant/") }
         XCTAssertEqual(lines.count, 3, printed())
-        for (mic, (format, _)) in formats.enumerated() {
+        for (mic, format) in TensorFormat.allCases.enumerated() {
             XCTAssertTrue(lines[mic].hasPrefix("plant/line3/node7/mic\(mic)/fan shape=(1, 240, 240) dtype=float32 format=\(format) segment=\(mic)"),
                           String(lines[mic]))
             let file = saved.appendingPathComponent(String(format: "%06d_mic%d_fan.npy", mic + 1, mic))

@@ -7,7 +7,7 @@ final class MalformedInputTests: XCTestCase {
     let tensor = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
 
     func testEveryTruncationOfEveryFormatIsAnError() {
-        for format in TensorFile.Format.allCases {
+        for format in TensorFormat.allCases {
             let bytes = format.encode(tensor)
             XCTAssertEqual(try format.decode(bytes, what: "x"), tensor, "\(format) round trip")
             for length in 0..<bytes.count {
@@ -21,7 +21,7 @@ final class MalformedInputTests: XCTestCase {
         // Seeded, so a failure reproduces; 20000 corruptions per format (a seed-random run once
         // found a reversed range in the .npy shape parser).
         var generator = SplitMix64(seed: 0xC0DE)
-        for format in TensorFile.Format.allCases {
+        for format in TensorFormat.allCases {
             let bytes = format.encode(tensor)
             for _ in 0..<20000 {
                 var mutated = bytes

@@ -18,7 +18,7 @@ public enum NoiseProfileFile {
         var rate: Int? = nil
         var clips: [[Float]]
         do {
-            if let format = TensorFile.Format(pathExtension: ext) {
+            if let format = TensorFormat(pathExtension: ext) {
                 let tensor: Tensor
                 if format == .safetensors {
                     let file = try SafeTensorsFormat.decode(try TensorFile.readBytes(path: path), what: path)
