@@ -1,4 +1,5 @@
 import CMosquitto
+import Control
 import Dispatch
 import Foundation
 import Logging

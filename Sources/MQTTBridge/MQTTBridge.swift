@@ -1,4 +1,5 @@
 // MQTTBridge: delivery and control over MQTT v5 through libmosquitto.
+import Control
 import Dispatch
 import Foundation
 import Logging
@@ -29,6 +30,9 @@ public struct MQTTStats: Sendable, Equatable {
     public var attempts = 0
     /// The last problem, one line (kept after recovery, for the status document).
     public var lastError: String?
+
+    /// Every counter at zero, not connected: a bridge before it starts.
+    public static let zero = MQTTStats()
 }
 
 /// A command received on `{prefix}/cmd`, already parsed; answer it with

@@ -1,6 +1,6 @@
 import ReferenceHarness
 import XCTest
-@testable import MQTTBridge
+@testable import Control
 
 final class CommandParserTests: XCTestCase {
     private func parse(_ text: String) -> Result<CommandRequest, CommandRefusal> {

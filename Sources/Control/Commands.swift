@@ -30,6 +30,12 @@ public struct CommandRequest: Sendable, Equatable {
     public var command: AgentCommand
     /// The request's id, nil when it gave none.
     public var id: String?
+
+    /// A request for `command`, answered with `id`.
+    public init(command: AgentCommand, id: String?) {
+        self.command = command
+        self.id = id
+    }
 }
 
 /// A refused request: why, plus what could be read of it for the reply.
@@ -42,15 +48,6 @@ public struct CommandRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     public var reason: String
     /// The reason.
     public var description: String { reason }
-}
-
-/// Where and how to answer a command: `{prefix}/cmd/response`, or the MQTT v5 response
-/// topic of the request with its correlation data.
-public struct ReplyRoute: Sendable, Equatable {
-    /// Topic of the reply.
-    public var topic: String
-    /// Correlation data to echo (MQTT v5), when the request carried some.
-    public var correlationData: [UInt8]?
 }
 
 /// The reply to a command: `{"id": ..., "command": ..., "ok": true|false, "error": ...}`
@@ -166,8 +163,20 @@ public struct ControlStateMachine: Sendable, Equatable {
         case stopped
         /// Recording the noise profile; then back to `resume`.
         case calibrating(resume: ResumeState)
-    }
 
+        /// The state's name in the status document and the metrics: `running`, `stopped`,
+        /// `calibrating`.
+        public var name: String {
+            switch self {
+            case .running: "running"
+            case .stopped: "stopped"
+            case .calibrating: "calibrating"
+            }
+        }
+
+        /// Whether the agent is `running`: the state in which the watchdog expects segments.
+        public var isRunning: Bool { self == .running }
+    }
     /// Where a calibration returns to.
     public enum ResumeState: Sendable, Equatable {
         /// Capture was running.
