@@ -96,26 +96,26 @@ public struct CaptureSettings: Sendable, Equatable {
         self.periodSeconds = periodSeconds
     }
 
-    /// Refuses impossible values with a one-line reason naming the setting.
+    /// Refuses impossible values of the capture's own knobs (formats, buffer and period) and
+    /// samples that do not make whole frames, with a one-line reason. The `capture.*` keys
+    /// (channels, rate, segment length, queue depth, device, file) are validated by the
+    /// configuration, where they are defined; impossible ones here are a precondition failure.
     public func validate() throws(CaptureError) {
-        if channels < 0 { throw .invalidSetting("capture.channels must be 0 (all) or positive, not \(channels)") }
-        if sampleRate <= 0 { throw .invalidSetting("capture.sample_rate must be positive, not \(sampleRate)") }
-        if segmentFrames <= 0 { throw .invalidSetting("capture.segment_seconds gives \(segmentFrames) frames; it must give at least 1") }
-        if queueDepth <= 0 { throw .invalidSetting("capture queue depth must be at least 1, not \(queueDepth)") }
+        precondition(channels >= 0 && sampleRate > 0 && segmentFrames > 0 && queueDepth > 0,
+                     "capture settings: channels \(channels), rate \(sampleRate), segment \(segmentFrames), queue \(queueDepth)")
         if formats.isEmpty { throw .invalidSetting("capture formats: at least one sample format is needed") }
         if !(bufferSeconds > 0) || !(periodSeconds > 0) || periodSeconds > bufferSeconds {
             throw .invalidSetting("capture buffer (\(bufferSeconds) s) and period (\(periodSeconds) s) must be positive, period <= buffer")
         }
         switch source {
-        case .alsa(let device) where device.isEmpty:
-            throw .invalidSetting("capture.device is empty")
-        case .file(let path) where path.isEmpty:
-            throw .invalidSetting("capture.file is empty (needed with capture.source: file)")
+        case .alsa(let device):
+            precondition(!device.isEmpty, "capture.device is empty")
+        case .file(let path):
+            precondition(!path.isEmpty, "capture.file is empty")
         case .samples(let samples, let rate, let ch):
             if ch <= 0 || rate <= 0 || samples.count % ch != 0 {
                 throw .invalidSetting("replayed samples: \(samples.count) values do not make whole frames of \(ch) channels")
             }
-        default: break
         }
     }
 }

@@ -1,5 +1,7 @@
+import TensorFormats
+
 // The agent's settings, one value type per section of `config/acoustic-edge.yaml`.
-// Every property's default is the default of SPEC.md (or of the library the stage
+// Every property's default is the default of docs/contract.md (or of the library the stage
 // reproduces); `AgentConfig()` is the configuration of an empty file.
 
 /// The whole configuration of the agent: one value per section of the YAML file.
@@ -98,7 +100,7 @@ public struct DenoiseConfig: Sendable, Equatable {
     /// `denoise.freq_mask_smooth_hz`: mask smoothing along frequency, hertz (0 = none).
     public var freqMaskSmoothHz: Double = 500
     /// `denoise.time_constant_s`: the non-stationary smoothing time constant, seconds.
-    public var timeConstantS: Double = 2.0
+    public var timeConstantSeconds: Double = 2.0
     /// `denoise.clip_noise_stationary`: clip the noise profile to the signal's length.
     public var clipNoiseStationary: Bool = true
     /// `denoise.chunk_size`: samples processed at once.
@@ -113,6 +115,11 @@ public struct DenoiseConfig: Sendable, Equatable {
     public var effectiveWinLength: Int { winLength ?? nFFT }
     /// The hop in use: `hopLength`, or a quarter of the window when unset (as noisereduce does).
     public var effectiveHopLength: Int { hopLength ?? effectiveWinLength / 4 }
+    /// The width of one frequency bin of the mask at `sampleRate`, hertz (noisereduce's
+    /// `sr / (n_fft / 2)`).
+    public func binHertz(sampleRate: Int) -> Double { Double(sampleRate) / (Double(nFFT) / 2) }
+    /// The length of one hop at `sampleRate`, milliseconds.
+    public func hopMilliseconds(sampleRate: Int) -> Double { Double(effectiveHopLength) / Double(sampleRate) * 1000 }
 }
 
 /// `separator:` the Demucs model that splits a channel into machine parts.
@@ -162,16 +169,6 @@ public struct OutputConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// The encoding of a tensor in an MQTT payload.
-public enum TensorPayload: String, Sendable, Equatable, CaseIterable {
-    /// PyTorch's `torch.save` format (`torch.load(io.BytesIO(payload))`).
-    case pt
-    /// The safetensors format, with the segment's facts in its metadata.
-    case safetensors
-    /// NumPy's `.npy` format.
-    case npy
-}
-
 /// `mqtt.tls:` transport security towards the broker.
 public struct MQTTTLSConfig: Sendable, Equatable {
     /// `mqtt.tls.enabled`: connect over TLS.
@@ -218,7 +215,7 @@ public struct MQTTConfig: Sendable, Equatable {
     /// `mqtt.qos`: the QoS of tensor messages, 0, 1 or 2.
     public var qos: Int = 1
     /// `mqtt.payload`: the encoding of the tensors.
-    public var payload: TensorPayload = .pt
+    public var payload: TensorFormat = .pt
     /// `mqtt.keepalive`: seconds between keep-alive pings.
     public var keepalive: Int = 60
     /// `mqtt.username`: the user name; nil = anonymous.

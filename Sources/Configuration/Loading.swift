@@ -131,7 +131,7 @@ extension AgentConfig {
         d.propDecrease = denoise.double("prop_decrease", d.propDecrease)
         d.timeMaskSmoothMs = denoise.double("time_mask_smooth_ms", d.timeMaskSmoothMs)
         d.freqMaskSmoothHz = denoise.double("freq_mask_smooth_hz", d.freqMaskSmoothHz)
-        d.timeConstantS = denoise.double("time_constant_s", d.timeConstantS)
+        d.timeConstantSeconds = denoise.double("time_constant_s", d.timeConstantSeconds)
         d.clipNoiseStationary = denoise.bool("clip_noise_stationary", d.clipNoiseStationary)
         d.chunkSize = denoise.int("chunk_size", d.chunkSize)
         d.padding = denoise.int("padding", d.padding)

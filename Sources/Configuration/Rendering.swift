@@ -36,7 +36,7 @@ extension AgentConfig {
         key("prop_decrease", format(denoise.propDecrease))
         key("time_mask_smooth_ms", format(denoise.timeMaskSmoothMs))
         key("freq_mask_smooth_hz", format(denoise.freqMaskSmoothHz))
-        key("time_constant_s", format(denoise.timeConstantS))
+        key("time_constant_s", format(denoise.timeConstantSeconds))
         key("clip_noise_stationary", "\(denoise.clipNoiseStationary)")
         key("chunk_size", "\(denoise.chunkSize)")
         key("padding", "\(denoise.padding)")

@@ -45,12 +45,15 @@ extension AgentConfig {
         if !(2...1 << 20).contains(denoise.nFFT) {
             refuse("denoise.n_fft", "must be 2 to 1048576, got \(denoise.nFFT)")
         }
-        if let win = denoise.winLength, !(1...max(1, denoise.nFFT)).contains(win) {
-            refuse("denoise.win_length", "must be 1 to n_fft (\(denoise.nFFT)) or null, got \(win)")
+        if let win = denoise.winLength, !(2...max(2, denoise.nFFT)).contains(win) {
+            refuse("denoise.win_length", "must be 2 to n_fft (\(denoise.nFFT)) or null, got \(win)")
         }
+        let window = denoise.effectiveWinLength
         if let hop = denoise.hopLength {
-            if hop < 1 { refuse("denoise.hop_length", "must be at least 1 or null, got \(hop)") }
-        } else if denoise.effectiveWinLength / 4 < 1 {
+            if !(1...max(1, window)).contains(hop) {
+                refuse("denoise.hop_length", "must be 1 to win_length (\(window)) or null, got \(hop)")
+            }
+        } else if window / 4 < 1 {
             refuse("denoise.win_length", "is too short for the default hop (win_length / 4 is 0): set hop_length")
         }
         if !denoise.nStdThreshStationary.isFinite {
@@ -65,14 +68,24 @@ extension AgentConfig {
         if !(0...1).contains(denoise.propDecrease) {
             refuse("denoise.prop_decrease", "must be 0 to 1, got \(format(denoise.propDecrease))")
         }
+        // The mask is smoothed over int(width / bin) bins and frames, as noisereduce computes
+        // it; a width below one bin or one hop is refused there too.
         if !(denoise.timeMaskSmoothMs.isFinite && denoise.timeMaskSmoothMs >= 0) {
             refuse("denoise.time_mask_smooth_ms", "must be 0 or more milliseconds, got \(format(denoise.timeMaskSmoothMs))")
+        } else if sampleRateValid, denoise.timeMaskSmoothMs > 0, denoise.effectiveHopLength >= 1,
+                  denoise.timeMaskSmoothMs < denoise.hopMilliseconds(sampleRate: capture.sampleRate) {
+            refuse("denoise.time_mask_smooth_ms",
+                   "must be 0 (none) or at least one hop (\(Int(denoise.hopMilliseconds(sampleRate: capture.sampleRate))) ms), got \(format(denoise.timeMaskSmoothMs))")
         }
         if !(denoise.freqMaskSmoothHz.isFinite && denoise.freqMaskSmoothHz >= 0) {
             refuse("denoise.freq_mask_smooth_hz", "must be 0 or more hertz, got \(format(denoise.freqMaskSmoothHz))")
+        } else if sampleRateValid, denoise.freqMaskSmoothHz > 0, denoise.nFFT >= 2,
+                  denoise.freqMaskSmoothHz < denoise.binHertz(sampleRate: capture.sampleRate) {
+            refuse("denoise.freq_mask_smooth_hz",
+                   "must be 0 (none) or at least one frequency bin (\(Int(denoise.binHertz(sampleRate: capture.sampleRate))) Hz), got \(format(denoise.freqMaskSmoothHz))")
         }
-        if !(denoise.timeConstantS.isFinite && denoise.timeConstantS > 0) {
-            refuse("denoise.time_constant_s", "must be more than 0 seconds, got \(format(denoise.timeConstantS))")
+        if !(denoise.timeConstantSeconds.isFinite && denoise.timeConstantSeconds > 0) {
+            refuse("denoise.time_constant_s", "must be more than 0 seconds, got \(format(denoise.timeConstantSeconds))")
         }
         if denoise.chunkSize < 1 { refuse("denoise.chunk_size", "must be at least 1 sample, got \(denoise.chunkSize)") }
         if denoise.padding < 0 { refuse("denoise.padding", "must be 0 or more samples, got \(denoise.padding)") }

@@ -2,8 +2,8 @@ import Foundation
 
 /// Everything the bridge needs to reach a broker and to name its topics.
 ///
-/// The configuration layer (`mqtt.*` keys of the agent's YAML) fills one of these; the bridge
-/// checks it again with ``validate()`` so a library user gets the same one-line errors.
+/// The agent fills one of these from the configuration's `mqtt.*` keys, which are validated
+/// there; ``validate()`` checks only the bridge's own knobs that have no key.
 /// The password is never stored here in clear: ``password`` names where to read it from,
 /// and ``MQTTSettings/description`` never prints it.
 public struct MQTTSettings: Sendable, CustomStringConvertible {
@@ -60,7 +60,7 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
     public var password: PasswordSource = .none
     /// TLS, or nil for plain TCP.
     public var tls: TLS?
-    /// QoS of tensor messages that do not name their own (0, 1 or 2; SPEC: 1).
+    /// QoS of tensor messages that do not name their own (0, 1 or 2; the product uses 1).
     public var qos: Int = 1
     /// Topic prefix of this agent, any topic path (`plant`, `plant/line3/node7`).
     public var topicPrefix: String = "plant"
@@ -97,19 +97,12 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
         "\(topicPrefix)/mic\(mic)/\(source)"
     }
 
-    /// Checks every field; throws ``MQTTSettingsError`` naming the first wrong one.
+    /// Checks the bridge's own knobs (queue, in-flight window, reconnect timing, status
+    /// interval); throws ``MQTTSettingsError`` naming the first wrong one. The fields that come
+    /// from the configuration's `mqtt.*` keys (host, port, client id, keepalive, QoS, prefix,
+    /// credentials, TLS, spool bound) are validated there, where the keys are defined.
     public func validate() throws {
         func fail(_ key: String, _ why: String) -> MQTTSettingsError { MQTTSettingsError(key: key, reason: why) }
-        if host.isEmpty { throw fail("host", "is empty") }
-        if !(1...65535).contains(port) { throw fail("port", "\(port) is not in 1...65535") }
-        if clientID.isEmpty { throw fail("client_id", "is empty") }
-        if clientID.utf8.count > 65535 { throw fail("client_id", "is longer than 65535 bytes") }
-        if !(0...65535).contains(keepalive) || (1...4).contains(keepalive) {
-            throw fail("keepalive", "\(keepalive) must be 0 (off) or 5...65535 seconds")
-        }
-        if !(0...2).contains(qos) { throw fail("qos", "\(qos) is not 0, 1 or 2") }
-        try Self.checkTopicName(topicPrefix, key: "topic_prefix")
-        if spoolLimitBytes < 1024 { throw fail("spool_limit_bytes", "\(spoolLimitBytes) is below 1024") }
         if queueCapacity < 1 { throw fail("queue_capacity", "must be at least 1") }
         if !(1...65535).contains(maxInFlight) { throw fail("max_in_flight", "\(maxInFlight) is not in 1...65535") }
         if !(reconnectDelay > 0) { throw fail("reconnect_delay", "must be positive") }
@@ -118,18 +111,6 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
         }
         if !(connectTimeout > 0) { throw fail("connect_timeout", "must be positive") }
         if !(statusInterval >= 0) { throw fail("status_interval", "must be 0 or positive") }
-        if username == nil, password != .none { throw fail("password", "is set but username is not") }
-        switch password {
-        case .file(let path) where path.isEmpty: throw fail("password_file", "is empty")
-        case .environment(let name) where name.isEmpty: throw fail("password_env", "is empty")
-        default: break
-        }
-        if let tls {
-            if tls.caFile?.isEmpty == true { throw fail("tls.ca_file", "is empty") }
-            if (tls.certificateFile == nil) != (tls.keyFile == nil) {
-                throw fail("tls.cert_file", "and tls.key_file go together")
-            }
-        }
     }
 
     /// Checks that `topic` is a valid topic name to publish to: not empty, no wildcards,

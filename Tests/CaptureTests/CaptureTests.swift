@@ -1,9 +1,10 @@
 // CaptureTests: capture through ALSA itself (file/null plugin devices, no hardware).
 import AudioFiles
+@testable import Capture
 import Foundation
 import ReferenceHarness
+import Segments
 import Testing
-@testable import Capture
 
 /// ALSA's configuration is process-wide (ALSA_CONFIG_PATH), and the test devices' infiles are
 /// shared: these tests run one at a time.
@@ -133,12 +134,14 @@ struct ALSACaptureTests {
     }
 
     @Test func badSettingsAreRefusedBeforeOpening() {
-        #expect(startError(CaptureSettings(source: .alsa(device: "ae_test_float"), sampleRate: 0))?
-            .contains("capture.sample_rate") == true)
-        #expect(startError(CaptureSettings(source: .alsa(device: ""), sampleRate: 16000))?
-            .contains("capture.device") == true)
-        #expect(startError(CaptureSettings(source: .alsa(device: "x"), channels: -1))?
-            .contains("capture.channels") == true)
+        // The capture's own knobs. (The `capture.*` keys, rate, device, channels, are refused
+        // where they are defined, by the configuration: ConfigurationTests' impossibleValue.)
+        #expect(startError(CaptureSettings(source: .alsa(device: "ae_test_float"), formats: []))?
+            .contains("at least one sample format") == true)
+        #expect(startError(CaptureSettings(source: .alsa(device: "ae_test_float"), bufferSeconds: 0.05, periodSeconds: 0.1))?
+            .contains("period <= buffer") == true)
+        #expect(startError(CaptureSettings(source: .samples(interleaved: [0, 0, 0], sampleRate: 16000, channels: 2)))?
+            .contains("do not make whole frames") == true)
     }
 
     /// A consumer that does not keep up: the capture does not wait; whole segments are

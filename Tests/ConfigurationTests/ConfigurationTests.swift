@@ -1,4 +1,4 @@
-// ConfigurationTests: the YAML configuration of SPEC.md: defaults, the example file, and
+// ConfigurationTests: the YAML configuration of docs/contract.md: defaults, the example file, and
 // every refusal (unknown key, wrong type, impossible value, broken file) with its key and line.
 import Foundation
 import Testing
@@ -63,7 +63,7 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         #expect(d.effectiveWinLength == 1024 && d.effectiveHopLength == 256)
         #expect(d.nStdThreshStationary == 1.5 && d.threshNMultNonstationary == 2)
         #expect(d.sigmoidSlopeNonstationary == 10 && d.propDecrease == 1.0)
-        #expect(d.timeMaskSmoothMs == 50 && d.freqMaskSmoothHz == 500 && d.timeConstantS == 2.0)
+        #expect(d.timeMaskSmoothMs == 50 && d.freqMaskSmoothHz == 500 && d.timeConstantSeconds == 2.0)
         #expect(d.clipNoiseStationary && d.chunkSize == 600_000 && d.padding == 30_000)
     }
 
@@ -129,7 +129,7 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         e.denoise.nFFT = 512; e.denoise.winLength = 400; e.denoise.hopLength = 100
         e.denoise.nStdThreshStationary = 2.5; e.denoise.threshNMultNonstationary = 3
         e.denoise.sigmoidSlopeNonstationary = 20; e.denoise.propDecrease = 0.5
-        e.denoise.timeMaskSmoothMs = 0; e.denoise.freqMaskSmoothHz = 250; e.denoise.timeConstantS = 1.5
+        e.denoise.timeMaskSmoothMs = 0; e.denoise.freqMaskSmoothHz = 250; e.denoise.timeConstantSeconds = 1.5
         e.denoise.clipNoiseStationary = false; e.denoise.chunkSize = 1000; e.denoise.padding = 0
         e.separator.model = "models/plant.safetensors"; e.separator.threads = 2
         e.mel.nMels = 128; e.mel.frames = 100; e.mel.nFFT = 1024; e.mel.topDB = 60.5

@@ -1,6 +1,7 @@
-import DSP
 import Dispatch
+import DSP
 import Foundation
+import ReferenceHarness
 import XCTest
 
 /// One `SpectralGate` / `LogMel` shared by two threads (a workspace each), as the pipeline uses
@@ -19,7 +20,7 @@ final class ConcurrencyTests: XCTestCase {
         let rate = 16_000
         let channels = (0..<4).map { TestSignals.machine(count: rate * 2 + 5, rate: rate, seed: 500 + UInt64($0), channel: $0) }
         let gate = try SpectralGate(sampleRate: rate, noiseProfile: TestSignals.noise(count: rate, seed: 9))
-        let mel = try LogMel(sampleRate: rate)
+        let mel = LogMel(sampleRate: rate)
         let serialGate = channels.map { gate.process($0) }
         let serialMel = try channels.map { try mel.compute($0) }
         let results = Results()

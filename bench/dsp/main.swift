@@ -99,7 +99,7 @@ let planningStart = DispatchTime.now().uptimeNanoseconds
 let stationary = try SpectralGate(parameters: SpectralGateParameters(stationary: true), sampleRate: rate,
                                   noiseProfile: noiseClip)
 let nonStationary = try SpectralGate(parameters: SpectralGateParameters(stationary: false), sampleRate: rate)
-let logMel = try LogMel(sampleRate: rate)
+let logMel = LogMel(sampleRate: rate)
 let planningMs = Double(DispatchTime.now().uptimeNanoseconds - planningStart) / 1e6
 let input = signal
 

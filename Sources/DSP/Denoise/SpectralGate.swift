@@ -57,43 +57,24 @@ public final class SpectralGate: Sendable {
     /// - Parameter noiseProfile: stationary mode's noise clip (one channel at `sampleRate`);
     ///   `nil` uses each processed signal as its own noise clip, as the library does when
     ///   `y_noise` is `None`. Ignored in non-stationary mode.
-    /// - Throws: `DSPError.invalidParameter` naming the `denoise.*` key that is out of range.
+    /// - Throws: `DSPError.invalidInput` when the noise profile holds no samples.
     public init(parameters: SpectralGateParameters = SpectralGateParameters(), sampleRate: Int,
                 noiseProfile: [Float]? = nil) throws(DSPError) {
         let p = parameters
-        guard sampleRate > 0 else {
-            throw .invalidParameter(name: "sample_rate", reason: "must be positive, got \(sampleRate)")
-        }
-        guard p.nFFT >= 2 else {
-            throw .invalidParameter(name: "denoise.n_fft", reason: "must be at least 2, got \(p.nFFT)")
-        }
+        // The parameters come validated from the configuration (docs/configuration.md: the
+        // rules on `denoise.*` live in one place, Configuration/Validation.swift); a caller that
+        // builds them by hand gets a precondition failure, not a second set of messages.
+        precondition(sampleRate > 0, "sample rate \(sampleRate)")
+        precondition(p.nFFT >= 2, "n_fft \(p.nFFT)")
         let winLength = p.winLength ?? p.nFFT
-        guard winLength >= 2, winLength <= p.nFFT else {
-            throw .invalidParameter(name: "denoise.win_length",
-                                    reason: "must be in 2...n_fft (\(p.nFFT)), got \(winLength)")
-        }
+        precondition(winLength >= 2 && winLength <= p.nFFT, "win_length \(winLength) for n_fft \(p.nFFT)")
         let hop = p.hopLength ?? winLength / 4
-        guard hop >= 1, hop <= winLength else {
-            throw .invalidParameter(name: "denoise.hop_length",
-                                    reason: "must be in 1...win_length (\(winLength)), got \(hop)")
-        }
-        guard p.propDecrease >= 0, p.propDecrease <= 1 else {
-            throw .invalidParameter(name: "denoise.prop_decrease", reason: "must be in 0...1, got \(p.propDecrease)")
-        }
-        guard p.timeConstantSeconds > 0, p.timeConstantSeconds.isFinite else {
-            throw .invalidParameter(name: "denoise.time_constant_s",
-                                    reason: "must be positive, got \(p.timeConstantSeconds)")
-        }
-        guard p.nStdThreshStationary.isFinite, p.threshNMultNonstationary.isFinite,
-              p.sigmoidSlopeNonstationary.isFinite else {
-            throw .invalidParameter(name: "denoise", reason: "thresholds must be finite numbers")
-        }
-        if let chunk = p.chunkSize, chunk < 1 {
-            throw .invalidParameter(name: "denoise.chunk_size", reason: "must be positive, got \(chunk)")
-        }
-        guard p.padding >= 0 else {
-            throw .invalidParameter(name: "denoise.padding", reason: "must not be negative, got \(p.padding)")
-        }
+        precondition(hop >= 1 && hop <= winLength, "hop_length \(hop) for win_length \(winLength)")
+        precondition((0...1).contains(p.propDecrease), "prop_decrease \(p.propDecrease)")
+        precondition(p.timeConstantSeconds > 0 && p.timeConstantSeconds.isFinite, "time_constant_s \(p.timeConstantSeconds)")
+        precondition(p.nStdThreshStationary.isFinite && p.threshNMultNonstationary.isFinite
+                     && p.sigmoidSlopeNonstationary.isFinite, "thresholds must be finite")
+        precondition((p.chunkSize ?? 1) >= 1 && p.padding >= 0, "chunk_size \(p.chunkSize ?? 0), padding \(p.padding)")
 
         // The smoothing filter's size, computed with the library's float expressions and int().
         var nGradFreq = 1
@@ -101,19 +82,13 @@ public final class SpectralGate: Sendable {
         if let hz = p.freqMaskSmoothHz {
             let binHz = Double(sampleRate) / (Double(p.nFFT) / 2)
             let v = hz / binHz
-            guard v.isFinite, v >= 1 else {
-                throw .invalidParameter(name: "denoise.freq_mask_smooth_hz",
-                                        reason: "needs to be at least \(Int(binHz)) Hz, got \(hz)")
-            }
+            precondition(v.isFinite && v >= 1, "freq_mask_smooth_hz \(hz) is below one bin (\(binHz) Hz)")
             nGradFreq = Int(v)
         }
         if let ms = p.timeMaskSmoothMs {
             let hopMs = (Double(hop) / Double(sampleRate)) * 1000
             let v = ms / hopMs
-            guard v.isFinite, v >= 1 else {
-                throw .invalidParameter(name: "denoise.time_mask_smooth_ms",
-                                        reason: "needs to be at least \(Int(hopMs)) ms, got \(ms)")
-            }
+            precondition(v.isFinite && v >= 1, "time_mask_smooth_ms \(ms) is below one hop (\(hopMs) ms)")
             nGradTime = Int(v)
         }
         let smooth = !(nGradFreq == 1 && nGradTime == 1)
@@ -139,7 +114,7 @@ public final class SpectralGate: Sendable {
 
         if p.stationary, let noiseProfile {
             guard !noiseProfile.isEmpty else {
-                throw .invalidParameter(name: "denoise.noise_profile", reason: "the noise profile is empty")
+                throw .invalidInput("the noise profile is empty")
             }
             let clipped = p.clipNoiseStationary && p.chunkSize != nil
                 ? Array(noiseProfile.prefix(p.chunkSize!)) : noiseProfile
@@ -539,7 +514,9 @@ extension SpectralGate {
         // Each row's maximum over the whole chunk (frames outside kA..<kB are zero).
         let rowMax = ws.rowMax.reserve(bins)
         rowMax.update(repeating: 0, count: bins)
-        let on = Float(parameters.propDecrease + (1 - parameters.propDecrease))
+        // noisereduce's `mask * prop + (1 - prop)`: a bin above the threshold (mask 1) keeps
+        // prop + (1 - prop), which float64 gives within one ulp of 1 and float32 rounds to 1.
+        let on: Float = 1
         let off = Float(1 - parameters.propDecrease)
         let bins = self.bins
         thresholds.power.withUnsafeBufferPointer { thresholdBuffer in

@@ -47,26 +47,16 @@ public final class LogMel: Sendable {
     /// torch.stft's framing: centred, reflect-padded, periodic Hann (torch.hann_window).
     let stft: STFT
 
-    /// Prepares the filter bank for signals at `sampleRate`.
-    /// - Throws: `DSPError.invalidParameter` naming the `mel.*` key that is out of range.
-    public init(sampleRate: Int, parameters: LogMelParameters = LogMelParameters()) throws(DSPError) {
+    /// Prepares the filter bank for signals at `sampleRate`. The parameters come validated
+    /// from the configuration (the rules on `mel.*` live in Configuration/Validation.swift);
+    /// impossible ones are a precondition failure.
+    public init(sampleRate: Int, parameters: LogMelParameters = LogMelParameters()) {
         let p = parameters
-        guard sampleRate > 0 else {
-            throw .invalidParameter(name: "sample_rate", reason: "must be positive, got \(sampleRate)")
-        }
-        guard p.nFFT >= 2 else { throw .invalidParameter(name: "mel.n_fft", reason: "must be at least 2, got \(p.nFFT)") }
-        guard p.nMels >= 1 else { throw .invalidParameter(name: "mel.n_mels", reason: "must be positive, got \(p.nMels)") }
-        guard p.frames >= 2 else { throw .invalidParameter(name: "mel.frames", reason: "must be at least 2, got \(p.frames)") }
+        precondition(sampleRate > 0, "sample rate \(sampleRate)")
+        precondition(p.nFFT >= 2 && p.nMels >= 1 && p.frames >= 2, "n_fft \(p.nFFT), n_mels \(p.nMels), frames \(p.frames)")
         let fMax = p.fMax ?? Double(sampleRate / 2)
-        guard p.fMin >= 0, p.fMin.isFinite else {
-            throw .invalidParameter(name: "mel.f_min", reason: "must be a non-negative number, got \(p.fMin)")
-        }
-        guard fMax.isFinite, fMax > p.fMin else {
-            throw .invalidParameter(name: "mel.f_max", reason: "must be above f_min (\(p.fMin)), got \(fMax)")
-        }
-        if let top = p.topDB, !(top >= 0 && top.isFinite) {
-            throw .invalidParameter(name: "mel.top_db", reason: "must be a non-negative number, got \(top)")
-        }
+        precondition(p.fMin >= 0 && p.fMin.isFinite && fMax.isFinite && fMax > p.fMin, "f_min \(p.fMin), f_max \(fMax)")
+        precondition(p.topDB.map { $0 >= 0 && $0.isFinite } ?? true, "top_db \(p.topDB ?? 0)")
         self.parameters = p
         self.sampleRate = sampleRate
         let bank = LogMel.filterBank(bins: p.nFFT / 2 + 1, fMin: p.fMin, fMax: fMax, nMels: p.nMels,

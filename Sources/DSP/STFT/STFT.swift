@@ -43,11 +43,6 @@ public final class STFT: Sendable {
         self.fft = HalfSizeRealFFT(size: nFFT, planning: .measure)
     }
 
-    /// The number of frames of a signal of `length` samples (torch.stft's count).
-    public func frameCount(length: Int) -> Int {
-        center ? 1 + length / hop : (length >= nFFT ? 1 + (length - nFFT) / hop : 0)
-    }
-
     /// Whether a signal of `length` samples can be transformed (reflect padding needs more
     /// samples than it mirrors, as torch requires).
     public func accepts(length: Int) -> Bool {

@@ -1,4 +1,3 @@
-import Configuration
 import Foundation
 import Separator
 
@@ -19,13 +18,13 @@ public struct PipelineSetup: Sendable {
     /// The noise profile's path (when stationary denoise uses one).
     public let noiseProfile: String?
 
-    /// Loads the model and the noise profile named by `config` for `channels` microphones.
+    /// Loads the model and the noise profile named by `settings` for `channels` microphones.
     /// Every problem is one line naming the key or the file. `inputName` names the input in
     /// errors (a file or the capture device).
-    public init(config: AgentConfig, channels: Int, inputName: String) throws(PipelineError) {
+    public init(settings: PipelineSettings, channels: Int, inputName: String) throws(PipelineError) {
         var separator: SourceSeparator? = nil
         var model = ModelIdentity()
-        if let path = config.separator.model, !path.isEmpty {
+        if let path = settings.model, !path.isEmpty {
             do {
                 separator = try SourceSeparator(modelPath: path)
             } catch {
@@ -35,11 +34,11 @@ public struct PipelineSetup: Sendable {
         }
         var clips: [[Float]]? = nil
         var profilePath: String? = nil
-        if config.denoise.enabled, config.denoise.stationary, let path = config.denoise.noiseProfile, !path.isEmpty {
-            clips = try NoiseProfileFile.load(path: path, channels: channels, sampleRate: config.capture.sampleRate, inputName: inputName)
+        if let denoise = settings.denoise, denoise.stationary, let path = settings.noiseProfile, !path.isEmpty {
+            clips = try NoiseProfileFile.load(path: path, channels: channels, sampleRate: settings.sampleRate, inputName: inputName)
             profilePath = path
         }
-        processor = try SegmentProcessor(config: config, channels: channels, noiseClips: clips, separator: separator)
+        processor = try SegmentProcessor(settings: settings, channels: channels, noiseClips: clips, separator: separator)
         self.model = model
         self.noiseProfile = profilePath
     }

@@ -1,4 +1,3 @@
-import Configuration
 import DSP
 import Dispatch
 import Foundation
@@ -52,15 +51,18 @@ public final class SegmentProcessor: Sendable {
     private let gates: [SpectralGate]?
     private let separator: SourceSeparator?
     private let mel: LogMel
+    /// Per-worker workspaces, made on first use and reused for every segment after.
+    private let denoiseWorkspaces = WorkspacePool<SpectralGateWorkspace>(make: SpectralGateWorkspace.init)
+    private let melWorkspaces = WorkspacePool<LogMelWorkspace>(make: LogMelWorkspace.init)
 
-    /// Builds the stages from the configuration.
+    /// Builds the stages.
     ///
     /// - Parameters:
     ///   - noiseClips: one noise clip per microphone (already matched to `channels`), or nil
     ///     when stationary denoise has no profile (then each segment is its own noise clip).
     ///   - separator: the loaded model, or nil for pass-through (`mix`).
-    public init(config: AgentConfig, channels: Int, noiseClips: [[Float]]?, separator: SourceSeparator?) throws(PipelineError) {
-        let rate = config.capture.sampleRate
+    public init(settings: PipelineSettings, channels: Int, noiseClips: [[Float]]?, separator: SourceSeparator?) throws(PipelineError) {
+        let rate = settings.sampleRate
         guard channels > 0 else { throw PipelineError("the input has no channels") }
         self.sampleRate = rate
         self.channels = channels
@@ -73,8 +75,7 @@ public final class SegmentProcessor: Sendable {
             sources = ["mix"]
         }
         self.separator = separator
-        if config.denoise.enabled {
-            let parameters = SpectralGateParameters(config.denoise)
+        if let parameters = settings.denoise {
             if let noiseClips, parameters.stationary {
                 guard noiseClips.count == channels else {
                     throw PipelineError("the noise profile has \(noiseClips.count) channels for \(channels) microphones")
@@ -84,7 +85,7 @@ public final class SegmentProcessor: Sendable {
                         try SpectralGate(parameters: parameters, sampleRate: rate, noiseProfile: clip)
                     }
                 } catch {
-                    throw PipelineError(error.description)
+                    throw PipelineError("denoise.noise_profile: \(error.description)")
                 }
                 denoiseMode = "stationary"
             } else {
@@ -92,7 +93,7 @@ public final class SegmentProcessor: Sendable {
                     let gate = try SpectralGate(parameters: parameters, sampleRate: rate, noiseProfile: nil)
                     gates = Array(repeating: gate, count: channels)
                 } catch {
-                    throw PipelineError(error.description)
+                    throw PipelineError("denoise: \(error.description)")
                 }
                 denoiseMode = parameters.stationary ? "stationary-self" : "non-stationary"
             }
@@ -100,11 +101,7 @@ public final class SegmentProcessor: Sendable {
             gates = nil
             denoiseMode = "off"
         }
-        do {
-            mel = try LogMel(sampleRate: rate, parameters: LogMelParameters(config.mel))
-        } catch {
-            throw PipelineError(error.description)
-        }
+        mel = LogMel(sampleRate: rate, parameters: settings.mel)
     }
 
     /// Processes one segment: `channelData[mic]` (all of one length) to
@@ -145,7 +142,7 @@ public final class SegmentProcessor: Sendable {
         guard let gates else { return channelData }
         precondition(channelData.count == gates.count, "one gate per channel")
         let results = Mutex([[Float]](repeating: [], count: channelData.count))
-        Self.forEachItem(count: channelData.count, workspace: SpectralGateWorkspace.init) { index, workspace in
+        Self.forEachItem(count: channelData.count, workspaces: denoiseWorkspaces) { index, workspace in
             let out = gates[index].process(channelData[index], workspace: workspace)
             results.withLock { $0[index] = out }
         }
@@ -161,7 +158,7 @@ public final class SegmentProcessor: Sendable {
         let shape = [1, mel.parameters.nMels, mel.parameters.frames]
         let results = Mutex([Tensor?](repeating: nil, count: signals.count))
         let failure = Mutex<String?>(nil)
-        Self.forEachItem(count: signals.count, workspace: LogMelWorkspace.init) { index, workspace in
+        Self.forEachItem(count: signals.count, workspaces: melWorkspaces) { index, workspace in
             do {
                 let values = try mel.compute(signals[index], workspace: workspace)
                 results.withLock { $0[index] = Tensor(shape: shape, values: values) }
@@ -177,13 +174,14 @@ public final class SegmentProcessor: Sendable {
     public var minimumMelLength: Int { mel.minimumLength }
 
     /// Runs `body(item, workspace)` for every item in `0..<count` on one worker per core;
-    /// each worker makes one workspace and reuses it for its items.
-    private static func forEachItem<Workspace>(count: Int, workspace: @Sendable () -> Workspace,
+    /// each worker borrows one workspace from `workspaces` for its items.
+    private static func forEachItem<Workspace>(count: Int, workspaces: WorkspacePool<Workspace>,
                                                _ body: @Sendable (Int, Workspace) -> Void) {
         let workers = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let space = workspace()
-            for item in stride(from: worker, to: count, by: workers) { body(item, space) }
+            workspaces.borrow { space in
+                for item in stride(from: worker, to: count, by: workers) { body(item, space) }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import MQTTBridge
 
@@ -112,55 +113,8 @@ final class SpoolStateTests: XCTestCase {
     }
 }
 
-final class BackoffTests: XCTestCase {
-    func testDoublesUpToTheCapAndNeverStops() {
-        var backoff = Backoff(initial: 0.5, maximum: 5)
-        let delays = (0..<8).map { _ in backoff.next() }
-        XCTAssertEqual(delays, [0.5, 1, 2, 4, 5, 5, 5, 5])
-        XCTAssertEqual(backoff.failures, 8)
-        backoff.reset()
-        XCTAssertEqual(backoff.next(), 0.5)
-    }
-}
-
-final class SettingsTests: XCTestCase {
-    func testValidationNamesTheKey() {
-        var settings = MQTTSettings()
-        XCTAssertNoThrow(try settings.validate())
-        settings.topicPrefix = "plant/+/x"
-        XCTAssertThrowsError(try settings.validate()) { error in
-            XCTAssertEqual("\(error)", "mqtt.topic_prefix: 'plant/+/x' contains a wildcard (+ or #)")
-        }
-        settings = MQTTSettings()
-        settings.port = 0
-        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.port:")) }
-        settings = MQTTSettings()
-        settings.password = .environment("X")
-        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.password:")) }
-        settings = MQTTSettings()
-        settings.tls = .init(caFile: "ca.pem", certificateFile: "c.pem")
-        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue("\($0)".hasPrefix("mqtt.tls.cert_file:")) }
-    }
-
-    func testPasswordNeverInDescriptionAndReadFromFileOrEnvironment() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
-        try "s3cret-file\n".write(to: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: file) }
-        var settings = MQTTSettings()
-        settings.username = "agent"
-        settings.password = .file(file.path)
-        XCTAssertEqual(try settings.resolvePassword(), "s3cret-file")
-        XCTAssertFalse(settings.description.contains("s3cret"))
-        setenv("AE_TEST_MQTT_PASSWORD", "s3cret-env", 1)
-        settings.password = .environment("AE_TEST_MQTT_PASSWORD")
-        XCTAssertEqual(try settings.resolvePassword(), "s3cret-env")
-        XCTAssertFalse(settings.description.contains("s3cret"))
-        settings.password = .environment("AE_TEST_MQTT_PASSWORD_UNSET")
-        XCTAssertThrowsError(try settings.resolvePassword()) {
-            XCTAssertEqual("\($0)", "mqtt.password_env: environment variable AE_TEST_MQTT_PASSWORD_UNSET is not set")
-        }
-    }
-
+/// The on-disk spool files.
+final class DiskSpoolStoreTests: XCTestCase {
     func testDiskStoreRoundTripAndCrashLeftovers() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -181,52 +135,5 @@ final class SettingsTests: XCTestCase {
         XCTAssertThrowsError(try reopened.read(sequence: 44)) {
             XCTAssertTrue("\($0)".contains("is not a spool file"))
         }
-    }
-}
-
-import Configuration
-
-final class ConfigurationMappingTests: XCTestCase {
-    func testMQTTSectionMapsToSettings() throws {
-        var config = MQTTConfig()
-        config.host = "broker.plant"
-        config.port = 8883
-        config.topicPrefix = "plant/line3/node7"
-        config.keepalive = 45
-        config.username = "agent"
-        config.passwordEnv = "MQTT_PW"
-        config.tls.enabled = true
-        config.tls.certFile = "/etc/ae/agent.pem"
-        config.tls.keyFile = "/etc/ae/agent.key"
-        config.spool.dir = "/var/lib/ae/spool"
-        config.spool.maxBytes = 1 << 20
-        let settings = MQTTSettings(config, hostName: "node7")
-        XCTAssertEqual(settings.clientID, "acoustic-edge-node7")
-        XCTAssertEqual(settings.host, "broker.plant")
-        XCTAssertEqual(settings.port, 8883)
-        XCTAssertEqual(settings.keepalive, 45)
-        XCTAssertEqual(settings.password, .environment("MQTT_PW"))
-        XCTAssertEqual(settings.tls, .init(caFile: nil, certificateFile: "/etc/ae/agent.pem", keyFile: "/etc/ae/agent.key"))
-        XCTAssertEqual(settings.statusTopic, "plant/line3/node7/status")
-        XCTAssertEqual(settings.tensorTopic(mic: 3, source: "valve"), "plant/line3/node7/mic3/valve")
-        XCTAssertEqual(settings.spoolDirectory, "/var/lib/ae/spool")
-        XCTAssertEqual(settings.spoolLimitBytes, 1 << 20)
-        XCTAssertNoThrow(try settings.validate())
-        config.tls.enabled = false
-        config.passwordFile = "/run/pw"
-        let plain = MQTTSettings(config)
-        XCTAssertNil(plain.tls)
-        XCTAssertEqual(plain.password, .file("/run/pw"), "password_file wins")
-        XCTAssertEqual(PayloadContentType.of(.safetensors), "application/x-safetensors")
-    }
-
-    func testPasswordFileFirstLineOnly() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
-        try "line-one\r\nline-two\n".write(to: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: file) }
-        var settings = MQTTSettings()
-        settings.username = "u"
-        settings.password = .file(file.path)
-        XCTAssertEqual(try settings.resolvePassword(), "line-one")
     }
 }
