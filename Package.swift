@@ -2,12 +2,14 @@
 //
 // acoustic-edge: an edge agent that listens to machines. See README.md and docs/.
 //
-// Dependency direction (one way):
-//   Publisher (the `acoustic-edge` executable)
-//     -> Pipeline, Capture, MQTTBridge            (the product's moving parts)
-//       -> DSP, Separator                          (numeric stages, Foundation-free)
-//         -> TensorFormats, AudioFiles, Configuration (file formats and settings)
-//           -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib, CPNG)
+// Dependency direction (one way), drawn in docs/architecture.md:
+//   Publisher (the `acoustic-edge` executable: argument parsing and wiring)
+//     -> Agent                                     (the running agent and every command's work, as a library)
+//       -> Pipeline, Capture, MQTTBridge, Operations, Pictures   (the product's moving parts)
+//         -> DSP, Separator, Control, Segments     (numeric stages, the command language, segments)
+//           -> TensorFormats, AudioFiles, Configuration (file formats and settings)
+//             -> C system-library shims (CALSA, CFFTW, CMosquitto, COpenBLAS, CSndfile, CSoxr, CSystemd, CZlib, CCrypto, CPNG)
+// Only Agent reads the configuration: it turns `AgentConfig` into each module's own settings.
 import Foundation
 import PackageDescription
 
@@ -21,7 +23,6 @@ let numericKernels: [SwiftSetting] = targetCPU.isEmpty ? [] : [.unsafeFlags(["-t
 
 let package = Package(
     name: "acoustic-edge",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "acoustic-edge", targets: ["Publisher"]),
     ],
@@ -46,11 +47,20 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+        // alsa-lib's error messages kept per thread instead of printed (C-variadic: not Swift).
+        .target(name: "CALSAShim", dependencies: ["CALSA"]),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
         .target(name: "AudioFiles", dependencies: ["CSndfile", "CSoxr"]),
-        .target(name: "Configuration", dependencies: ["Yams"]),
+        .target(name: "Configuration", dependencies: ["Yams", "TensorFormats"]),
+
+        // A segment of every microphone, and the one way an audio file becomes microphone
+        // samples (capture's file replay and `process` both read files through it).
+        .target(name: "Segments", dependencies: ["AudioFiles"]),
+        // The agent's command language (JSON commands and replies, the control state machine),
+        // spoken over MQTT and the console alike.
+        .target(name: "Control"),
 
         // Numeric stages.
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: numericKernels),
@@ -58,14 +68,14 @@ let package = Package(
 
         // Moving parts.
         .target(name: "Capture", dependencies: [
-            "CALSA", "AudioFiles", "TensorFormats", "Configuration",
+            "CALSA", "CALSAShim", "AudioFiles", "Segments", "TensorFormats",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MQTTBridge", dependencies: [
-            "CMosquitto", "Configuration", .product(name: "Logging", package: "swift-log"),
+            "CMosquitto", "Control", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Pipeline", dependencies: [
-            "DSP", "Separator", "Capture", "TensorFormats", "AudioFiles", "Configuration", "CCrypto",
+            "DSP", "Separator", "Segments", "TensorFormats", "AudioFiles", "CCrypto",
         ]),
 
         // What the operator of an edge node needs: systemd notification and the watchdog,
@@ -84,18 +94,25 @@ let package = Package(
         // Pictures of mel tensors for people: heat maps, a colour scale, PNG (libpng).
         .target(name: "Pictures", dependencies: ["CPNG"]),
 
-        // The `acoustic-edge` executable.
+        // The agent as a library: the configuration turned into each module's settings, the
+        // running agent (its services, state and status), and the work of every subcommand.
+        .target(name: "Agent", dependencies: [
+            "Pipeline", "Capture", "MQTTBridge", "Operations", "Pictures", "Control", "Segments",
+            "Configuration", "TensorFormats", "AudioFiles", "DSP", "Separator",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
+        // The `acoustic-edge` executable: one type per subcommand, argument parsing and wiring.
         .executableTarget(
             name: "Publisher",
             dependencies: [
-                "Pipeline", "Capture", "MQTTBridge", "TensorFormats", "AudioFiles",
-                "Configuration", "DSP", "Separator", "Operations", "Pictures",
+                "Agent", "Configuration", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -116,10 +133,13 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
         .testTarget(name: "SeparatorTests", dependencies: ["Separator", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "AudioFiles", "Pipeline", "ReferenceHarness"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "TensorFormats", "ReferenceHarness"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
-        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Segments", "AudioFiles", "Pipeline", "ReferenceHarness"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "Control", "TensorFormats", "ReferenceHarness"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Configuration", "Control", "MQTTBridge", "Capture", "Pipeline",
+                                                       "Segments", "TensorFormats", "ReferenceHarness"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Segments", "TensorFormats", "AudioFiles", "ReferenceHarness"]),
+        .testTarget(name: "PublisherTests", dependencies: ["ReferenceHarness", "TensorFormats", "AudioFiles"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "ReferenceHarness"]),
         .testTarget(name: "PicturesTests", dependencies: ["Pictures", "TensorFormats", "ReferenceHarness"]),
     ],

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `acoustic-edge` command: an edge agent that listens to machines.
 ///
-/// Each subcommand is one type in `Commands/`; see SPEC.md for the contract.
+/// Each subcommand is one type in `Commands/`; docs/contract.md is the contract.
 ///
 /// Failures are reported the same way for every subcommand (see `main()`): whatever a
 /// subcommand's `run()` throws becomes one line on stderr, `acoustic-edge: error: <reason>`,

@@ -1,6 +1,5 @@
+import Agent
 import ArgumentParser
-import Capture
-import Configuration
 
 /// `acoustic-edge calibrate`: records the site's ambient noise into a noise profile.
 struct CalibrateCommand: AsyncParsableCommand {
@@ -28,19 +27,6 @@ struct CalibrateCommand: AsyncParsableCommand {
     var device: String?
 
     func run() async throws {
-        let agent = try config.load()
-        var settings = CaptureSettings(config: agent.capture)
-        if let device { settings.source = .alsa(device: device) }
-        let path = output ?? agent.denoise.noiseProfile.flatMap { Self.isTensorFile($0) ? $0 : nil } ?? "noise.pt"
-        let profile = try await NoiseCalibration.record(settings: settings, seconds: seconds)
-        try profile.write(to: path)
-        let frames = profile.channelData.first?.count ?? 0
-        print("noise profile \(path): \(profile.channelData.count) channel(s) x \(frames) samples at \(profile.sampleRate) Hz"
-              + (profile.overrun ? " (WARNING: samples were lost while recording; record again)" : ""))
-    }
-
-    /// A noise profile may also be an audio file; calibrate only ever writes tensor files.
-    private static func isTensorFile(_ path: String) -> Bool {
-        [".pt", ".safetensors", ".npy"].contains { path.lowercased().hasSuffix($0) }
+        print(try await NoiseRecording.record(config: try config.load(), seconds: seconds, device: device, output: output))
     }
 }

@@ -1,7 +1,5 @@
+import Agent
 import ArgumentParser
-import AudioFiles
-import Configuration
-import Pipeline
 
 /// `acoustic-edge denoise --noise NOISE [--config FILE] INPUT OUTPUT`: the denoise stage alone,
 /// every channel of INPUT, written as a float32 WAV with INPUT's channels and rate.
@@ -35,17 +33,6 @@ struct DenoiseCommand: AsyncParsableCommand {
     var output: String
 
     func run() async throws {
-        var settings = try config.load()
-        let audio = try AudioFile.read(path: input)
-        // The stage runs at the file's rate; the noise profile must be at the same rate.
-        settings.capture.sampleRate = audio.sampleRate
-        settings.denoise.enabled = true
-        var clips: [[Float]]? = nil
-        if settings.denoise.stationary, let path = noise ?? settings.denoise.noiseProfile {
-            clips = try NoiseProfileFile.load(path: path, channels: audio.channels, sampleRate: audio.sampleRate, inputName: input)
-        }
-        let stages = try SegmentProcessor(config: settings, channels: audio.channels, noiseClips: clips, separator: nil)
-        let clean = stages.denoise(audio.channelData)
-        try AudioFile.write(AudioBuffer(sampleRate: audio.sampleRate, channelData: clean), to: output)
+        try StageCommands.denoise(config: try config.load(), noise: noise, input: input, output: output)
     }
 }

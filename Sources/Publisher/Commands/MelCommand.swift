@@ -1,8 +1,5 @@
+import Agent
 import ArgumentParser
-import AudioFiles
-import Configuration
-import Pipeline
-import TensorFormats
 
 /// `acoustic-edge mel [--config FILE] INPUT OUTPUT.pt`: the mel stage alone, a tensor
 /// `[channels, n_mels, frames]` (240 x 240 by default) of INPUT.
@@ -29,19 +26,6 @@ struct MelCommand: AsyncParsableCommand {
     var output: String
 
     func run() async throws {
-        var settings = try config.load()
-        _ = try TensorFile.format(of: output)  // refuse an unknown extension before any work
-        let audio = try AudioFile.read(path: input)
-        settings.capture.sampleRate = audio.sampleRate
-        settings.denoise.enabled = false
-        let stages = try SegmentProcessor(config: settings, channels: audio.channels, noiseClips: nil, separator: nil)
-        guard audio.frames >= stages.minimumMelLength else {
-            throw CommandFailure("\(input): \(audio.frames) samples are too few for the mel stage "
-                                 + "(at least \(stages.minimumMelLength) with mel.n_fft \(settings.mel.nFFT))")
-        }
-        let tensors = try stages.logMel(audio.channelData)
-        let tensor = Tensor(shape: [audio.channels, settings.mel.nMels, settings.mel.frames], values: tensors.flatMap(\.values))
-        try TensorFile.write(tensor, to: output,
-                             metadata: ["sample_rate": String(audio.sampleRate), "source": input])
+        try StageCommands.mel(config: try config.load(), input: input, output: output)
     }
 }

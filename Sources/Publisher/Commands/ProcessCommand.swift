@@ -1,8 +1,8 @@
+import Agent
 import ArgumentParser
-import Capture
-import Configuration
 import Foundation
 import Pipeline
+import Synchronization
 
 /// `acoustic-edge process`: the agent's pipeline over audio files.
 struct ProcessCommand: AsyncParsableCommand {
@@ -49,60 +49,15 @@ struct ProcessCommand: AsyncParsableCommand {
             }
             firstStart = parsed
         }
-        // Read and check every input and build the stages before writing anything: a bad file
-        // or model fails the command with nothing half-written.
-        let segmentFrames = settings.capture.segmentSamples
-        var files: [FileSegmenter] = []
-        var nextStart = firstStart
-        for input in inputs {
-            let file = try FileSegmenter(path: input, sampleRate: settings.capture.sampleRate,
-                                         channels: settings.capture.channels, segmentFrames: segmentFrames, start: nextStart)
-            if let s = nextStart { nextStart = s.advanced(byFrames: Int64(file.audio.frames), sampleRate: file.audio.sampleRate) }
-            files.append(file)
-        }
-        guard let channels = files.first?.audio.channels else { throw CommandFailure("no input given") }
-        if let other = files.first(where: { $0.audio.channels != channels }) {
-            throw CommandFailure("\(other.path) has \(other.audio.channels) channels but \(files[0].path) has \(channels); process them separately")
-        }
-        let setup = try PipelineSetup(config: settings, channels: channels, inputName: files[0].path)
-        let publisher = publish ? try TensorPublisher(config: settings) : nil
-        let mirror = settings.output.enabled ? MirrorWriter(root: settings.output.dir) : nil
-
-        let total = files.reduce(0) { $0 + $1.count }
-        var spent = StageTimings()
-        var progress = ProgressReporter(total: total, secondsPerStep: Double(segmentFrames) / Double(settings.capture.sampleRate))
-        for file in files {
-            if file.originalRate != settings.capture.sampleRate {
-                Failure.writeToStandardError("\(file.path): converted from \(file.originalRate) Hz to \(settings.capture.sampleRate) Hz\n")
-            }
-            if file.count == 0 {
-                Failure.writeToStandardError("\(file.path): shorter than one segment (\(file.audio.frames) of \(segmentFrames) frames); nothing to process\n")
-            }
-            for index in 0..<file.count {
-                let segment = file.segment(index)
-                let (tensors, timings) = try setup.processor.process(segment.channelData)
-                spent.denoise += timings.denoise
-                spent.separate += timings.separate
-                spent.mel += timings.mel
-                let start = SegmentTime(secondsSinceEpoch: segment.startTime)
-                let record = setup.record(index: segment.index, firstSample: segment.firstSample, start: start,
-                                          frames: segment.frames, overrun: segment.overrun, origin: file.path)
-                var label = "\(file.path) #\(index)"
-                if let mirror {
-                    let folder = try mirror.write(record: record, start: start, tensors: tensors)
-                    label = folder
-                }
-                publisher?.publish(record: record, tensors: tensors)
-                progress.step(label)
-            }
-            if file.trailingFrames > 0 && file.count > 0 {
-                Failure.writeToStandardError("\(file.path): the last \(file.trailingFrames) frames do not fill a segment and were dropped\n")
-            }
-        }
-        if let publisher { try await publisher.finish() }
+        let work = try FileProcessing(config: settings, inputs: inputs, start: firstStart, publish: publish)
+        let total = work.segmentCount
+        let progress = Mutex(ProgressReporter(total: total, secondsPerStep: work.segmentSeconds))
+        let spent = try await work.run(progress: .init(
+            segmentDone: { label in progress.withLock { $0.step(label) } },
+            note: { line in Failure.writeToStandardError(line + "\n") }))
         if total > 0 {
             Failure.writeToStandardError(String(format: "processed %d segments x %d microphones in %.3f s (denoise %.3f s, separate %.3f s, mel %.3f s)\n",
-                                                total, channels, spent.total, spent.denoise, spent.separate, spent.mel))
+                                                total, work.channels, spent.total, spent.denoise, spent.separate, spent.mel))
         }
     }
 }

@@ -1,12 +1,6 @@
+import Agent
 import ArgumentParser
-import Configuration
-import Foundation
 import Logging
-import MQTTBridge
-import Metrics
-import Operations
-import Prometheus
-import ServiceLifecycle
 
 /// `acoustic-edge run`: the agent.
 struct RunCommand: AsyncParsableCommand {
@@ -38,40 +32,10 @@ struct RunCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "acoustic-edge")
-        let registry = PrometheusCollectorRegistry()
-        if settings.metrics.port > 0 {
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        }
-        let controller = AgentController(config: settings, configPath: config.config, logger: logger)
-        let metrics = AgentMetrics()
-        let started = ContinuousClock.now
-        var services: [any Service] = []
-        if settings.metrics.port > 0 {
-            services.append(MetricsEndpoint(registry: registry, host: settings.metrics.address, port: settings.metrics.port,
-                                            logger: logger))
-        }
-        var publisher: TensorPublisher? = nil
-        if settings.mqtt.enabled {
-            let p = try TensorPublisher(config: settings, logger: Logger(label: "acoustic-edge.mqtt"),
-                                        status: { stats in
-                                            JSONValue.object(AgentStatus.fields(controller.snapshot, uptime: seconds(since: started), bridge: stats)).text
-                                        })
-            publisher = p
-            services.append(BridgeService(publisher: p, flushBudget: 15, logger: logger))
-        }
-        services.append(AgentService(controller: controller, publisher: publisher, metrics: metrics, logger: logger))
-        logger.info("acoustic-edge starting", metadata: [
-            "config": "\(config.config ?? "(defaults)")", "capture": "\(settings.capture.source == .file ? settings.capture.file ?? "" : settings.capture.device)",
-            "mqtt": "\(settings.mqtt.enabled ? "\(settings.mqtt.host):\(settings.mqtt.port)" : "off")",
-        ])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await AgentRuntime.run(config: settings, configPath: config.config, logger: Logger(label: "acoustic-edge"))
         } catch let error as AgentFailure {
             throw CommandFailure(error.description)
         }
-        logger.info("acoustic-edge stopped")
     }
 }

@@ -1,7 +1,5 @@
+import Agent
 import ArgumentParser
-import AudioFiles
-import Foundation
-import Separator
 
 /// `acoustic-edge separate --model MODEL INPUT OUTDIR`: the separation stage alone.
 struct SeparateCommand: AsyncParsableCommand {
@@ -9,9 +7,10 @@ struct SeparateCommand: AsyncParsableCommand {
         commandName: "separate",
         abstract: "Separate an audio file into the machine parts of a Demucs model.",
         discussion: """
-            MODEL is an HTDemucs model in the demucs library's safetensors format (SPEC.md \
-            "Model file"). Every channel of INPUT (any format libsndfile reads) is separated on \
-            its own, as demucs.apply.apply_model(shifts=0) does: one pass for up to the model's \
+            MODEL is an HTDemucs model in the demucs library's safetensors format (the \
+            model file of docs/contract.md: what `python -m training export` writes). Every \
+            channel of INPUT (any format libsndfile reads) is separated on its own, as \
+            demucs.apply.apply_model(shifts=0) does: one pass for up to the model's \
             segment, overlapping segments (overlap 0.25) for longer files. INPUT is resampled \
             to the model's rate when it differs. Writes OUTDIR/<source>.wav, float32, one \
             channel per input channel, each file whole or not at all.
@@ -28,25 +27,6 @@ struct SeparateCommand: AsyncParsableCommand {
     var outdir: String
 
     func run() async throws {
-        let separator = try SourceSeparator(modelPath: model)
-        var audio = try AudioFile.read(path: input)
-        if audio.sampleRate != separator.sampleRate {
-            audio = try Resampler.resample(audio, to: separator.sampleRate)
-        }
-        guard audio.channels % separator.audioChannels == 0 else {
-            throw CommandFailure("\(input): \(audio.channels) channel(s) for a model of \(separator.audioChannels) audio channels")
-        }
-        let parts = try separator.separate(channels: audio.channelData)  // [channel][source][sample]
-        do {
-            try FileManager.default.createDirectory(atPath: outdir, withIntermediateDirectories: true)
-        } catch {
-            throw CommandFailure("cannot create output folder \(outdir): \(error.localizedDescription)")
-        }
-        for (index, source) in separator.sources.enumerated() {
-            let buffer = AudioBuffer(sampleRate: separator.sampleRate, channelData: parts.map { $0[index] })
-            try AudioFile.write(buffer, to: (outdir as NSString).appendingPathComponent("\(source).wav"))
-        }
-        print("\(input): \(audio.channels) channel(s), \(audio.frames) samples at \(audio.sampleRate) Hz -> "
-              + separator.sources.map { "\(outdir)/\($0).wav" }.joined(separator: ", "))
+        print(try StageCommands.separate(model: model, input: input, outdir: outdir))
     }
 }

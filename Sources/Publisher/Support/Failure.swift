@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import Configuration
 import Foundation
@@ -90,10 +91,10 @@ enum Failure {
         return oneLine(text)
     }
 
-    /// `text` with line breaks and runs of spaces collapsed, trimmed: one line.
+    /// `text` on one line; "unknown error" when it is empty.
     static func oneLine(_ text: String) -> String {
-        let words = text.split(whereSeparator: { $0.isWhitespace })
-        return words.isEmpty ? "unknown error" : words.joined(separator: " ")
+        let line = text.collapsedToOneLine
+        return line.isEmpty ? "unknown error" : line
     }
 
     /// Writes `text` to standard error, unbuffered.

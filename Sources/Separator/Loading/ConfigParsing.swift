@@ -19,7 +19,7 @@ private let positionalNames = [
 ]
 
 extension HTDemucsConfig {
-    /// Decodes the metadata of a model file (see SPEC.md "Model file").
+    /// Decodes the metadata of a model file (docs/contract.md, "The model file").
     static func decode(metadata: [String: String], path: String) throws -> HTDemucsConfig {
         func bad(_ why: String) -> SeparatorError { SeparatorError("model file \(path): \(why)") }
         guard let klass = metadata["klass"] else { throw bad("no klass in metadata (not a demucs model file)") }

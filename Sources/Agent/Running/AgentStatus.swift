@@ -1,3 +1,4 @@
+import Control
 import Foundation
 import MQTTBridge
 
@@ -5,7 +6,7 @@ import MQTTBridge
 enum AgentStatus {
     static func fields(_ s: AgentController.Snapshot, uptime: Double, bridge: MQTTStats?) -> [String: JSONValue] {
         var f: [String: JSONValue] = [
-            "state": .string(s.state),
+            "state": .string(s.state.name),
             "uptime_s": .number((uptime * 10).rounded() / 10),
             "segments": .number(Double(s.counters.segmentsProcessed)),
             "dropped_segments": .number(Double(s.counters.droppedSegments + s.counters.captureDropped + (s.capture?.droppedSegments ?? 0))),

@@ -1,10 +1,11 @@
+import Capture
 import Configuration
 
 extension CaptureSettings {
     /// The capture settings of the configuration's `capture:` section (`run`, `calibrate` and
     /// the agent's MQTT `calibrate` all start from these). With `source: file`, `capture.file`
-    /// must be set (the configuration already refuses it missing).
-    public init(config: CaptureConfig) {
+    /// is set (the configuration refuses it missing).
+    init(config: CaptureConfig) {
         let source: Source
         switch config.source {
         case .alsa: source = .alsa(device: config.device)

@@ -1,12 +1,13 @@
 import Configuration
 import Foundation
+import MQTTBridge
 
 extension MQTTSettings {
     /// The settings of the agent's `mqtt:` configuration section (already validated by
     /// `Configuration`): `client_id` null becomes `acoustic-edge-<hostName>`, TLS applies
     /// only with `tls.enabled`, `password_file` wins over `password_env`, the spool is
     /// `spool.dir` bounded to `spool.max_bytes`.
-    public init(_ config: MQTTConfig, hostName: String = ProcessInfo.processInfo.hostName) {
+    init(config: MQTTConfig, hostName: String = ProcessInfo.processInfo.hostName) {
         self.init()
         host = config.host
         port = config.port
@@ -26,16 +27,5 @@ extension MQTTSettings {
         topicPrefix = config.topicPrefix
         spoolDirectory = config.spool.dir
         spoolLimitBytes = config.spool.maxBytes
-    }
-}
-
-extension PayloadContentType {
-    /// The content type of a configured payload encoding (`mqtt.payload`).
-    public static func of(_ payload: TensorPayload) -> String {
-        switch payload {
-        case .pt: return pytorch
-        case .safetensors: return safetensors
-        case .npy: return npy
-        }
     }
 }

@@ -1,9 +1,10 @@
 import Capture
 import Configuration
+import Control
 import Foundation
 import Logging
-import MQTTBridge
 import Pipeline
+import Segments
 import Synchronization
 
 /// The running agent's state, shared by its tasks: the capture in use, the pipeline's stages,
@@ -11,7 +12,7 @@ import Synchronization
 ///
 /// One lock guards it all; every critical section is a few field updates (no I/O, no waiting),
 /// so the capture, processing and command tasks never block each other for long.
-final class AgentController: Sendable {
+public final class AgentController: Sendable {
     struct Counters: Sendable {
         var segmentsProcessed = 0
         var droppedSegments = 0      // dropped by the pipeline (processing failed)
@@ -53,7 +54,8 @@ final class AgentController: Sendable {
     private let captureChanged = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     let logger: Logger
 
-    init(config: AgentConfig, configPath: String?, logger: Logger) {
+    /// A controller for an agent running `config` (read from `configPath`, when given).
+    public init(config: AgentConfig, configPath: String?, logger: Logger) {
         self.state = Mutex(State(config: config))
         self.configPath = configPath
         self.logger = logger
@@ -73,7 +75,8 @@ final class AgentController: Sendable {
         let needsSetup = state.withLock { s in s.setup == nil || s.setup!.processor.channels != format.channels }
         if needsSetup {
             do {
-                let setup = try PipelineSetup(config: config, channels: format.channels, inputName: "\(format.device)")
+                let setup = try PipelineSetup(settings: PipelineSettings(config: config), channels: format.channels,
+                                              inputName: "\(format.device)")
                 state.withLock { $0.setup = setup }
             } catch {
                 capture.stop()
@@ -189,7 +192,7 @@ final class AgentController: Sendable {
 
     /// Counters of this agent and of the capture now running.
     struct Snapshot: Sendable {
-        var state: String
+        var state: ControlStateMachine.State
         var counters: Counters
         var capture: CaptureStats?
         var model: String?
@@ -202,14 +205,8 @@ final class AgentController: Sendable {
 
     var snapshot: Snapshot {
         state.withLock { s in
-            let stateName: String
-            switch s.control.state {
-            case .running: stateName = "running"
-            case .stopped: stateName = "stopped"
-            case .calibrating: stateName = "calibrating"
-            }
             let since = ContinuousClock.now - s.counters.lastProgress
-            return Snapshot(state: stateName, counters: s.counters, capture: s.capture?.stats, model: s.setup?.model.name,
+            return Snapshot(state: s.control.state, counters: s.counters, capture: s.capture?.stats, model: s.setup?.model.name,
                             sources: s.setup?.processor.sources ?? [], channels: s.setup?.processor.channels,
                             sampleRate: s.config.capture.sampleRate, endOfFile: s.endOfFile,
                             secondsSinceProgress: Double(since.components.seconds))

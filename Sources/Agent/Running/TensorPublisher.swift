@@ -8,26 +8,26 @@ import TensorFormats
 /// Publishes a segment's tensors: one message per microphone and source on
 /// `{prefix}/mic{i}/{source}`, payload in `mqtt.payload` format (the same bytes as the mirror's
 /// file for `pt`), MQTT v5 user properties `mic`, `source`, `segment_start`, `segment_index`,
-/// `sample_rate`, `model` (also in the safetensors metadata) and a content type.
-struct TensorPublisher: Sendable {
-    let bridge: MQTTBridge
-    let payload: TensorFile.Format
-    let config: MQTTConfig
+/// `sample_rate`, `model` (also in the safetensors metadata) and the format's content type.
+public struct TensorPublisher: Delivery {
+    /// The bridge it publishes through.
+    public let bridge: MQTTBridge
+    /// The payload encoding (`mqtt.payload`).
+    let payload: TensorFormat
 
     /// A publisher on a new bridge for `config.mqtt` (started here).
-    init(config: AgentConfig, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
-         status: (@Sendable (MQTTStats) -> String)? = nil) throws {
-        let settings = MQTTSettings(config.mqtt)
-        bridge = try MQTTBridge(settings: settings, logger: logger, status: status ?? MQTTBridge.defaultStatus)
-        payload = TensorFile.Format(rawValue: config.mqtt.payload.rawValue) ?? .pt
-        self.config = config.mqtt
+    public init(config: AgentConfig, logger: Logger = Logger(label: "acoustic-edge.mqtt"),
+                status: (@Sendable (MQTTStats) -> String)? = nil) throws {
+        bridge = try MQTTBridge(settings: MQTTSettings(config: config.mqtt), logger: logger,
+                                status: status ?? MQTTBridge.defaultStatus)
+        payload = config.mqtt.payload
         bridge.start()
     }
 
     /// Hands every tensor of a segment to the bridge; returns how many the bridge refused
     /// (its hand-over queue full: counted in its stats).
     @discardableResult
-    func publish(record: SegmentRecord, tensors: [[Tensor]]) -> Int {
+    public func publish(record: SegmentRecord, tensors: [[Tensor]]) -> Int {
         var refused = 0
         for (mic, perSource) in tensors.enumerated() {
             for (source, tensor) in zip(record.sources, perSource) {
@@ -40,18 +40,20 @@ struct TensorPublisher: Sendable {
                 for fact in facts { metadata[fact.name] = fact.value }
                 let message = OutgoingMessage(topic: bridge.settings.tensorTopic(mic: mic, source: source),
                                               payload: payload.encode(tensor, metadata: metadata),
-                                              userProperties: facts, contentType: PayloadContentType.of(config.payload))
+                                              userProperties: facts, contentType: payload.mediaType)
                 if !bridge.publish(message) { refused += 1 }
             }
         }
         return refused
     }
 
-    /// Flushes what is queued (within `seconds`) and disconnects cleanly.
-    func finish(within seconds: Double = 20) async throws {
-        let stats = await bridge.shutdown(flushWithin: seconds)
-        if stats.spooledMessages > 0 {
-            Failure.writeToStandardError("mqtt: \(stats.spooledMessages) messages still spooled for the next start\(stats.lastError.map { " (\($0))" } ?? "")\n")
-        }
+    func statusChanged() { bridge.publishStatus() }
+
+    var stats: MQTTStats { bridge.stats }
+
+    /// Flushes what is queued (within `seconds`) and disconnects cleanly; returns the final
+    /// counters (`spooledMessages` still waiting for the next start).
+    public func finish(within seconds: Double = 20) async -> MQTTStats {
+        await bridge.shutdown(flushWithin: seconds)
     }
 }

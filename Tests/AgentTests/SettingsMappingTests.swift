@@ -1,0 +1,40 @@
+import Configuration
+import Foundation
+import MQTTBridge
+import XCTest
+@testable import Agent
+
+/// The configuration turned into each module's settings (the agent's composition layer).
+final class SettingsMappingTests: XCTestCase {
+    func testMQTTSectionMapsToSettings() throws {
+        var config = MQTTConfig()
+        config.host = "broker.plant"
+        config.port = 8883
+        config.topicPrefix = "plant/line3/node7"
+        config.keepalive = 45
+        config.username = "agent"
+        config.passwordEnv = "MQTT_PW"
+        config.tls.enabled = true
+        config.tls.certFile = "/etc/ae/agent.pem"
+        config.tls.keyFile = "/etc/ae/agent.key"
+        config.spool.dir = "/var/lib/ae/spool"
+        config.spool.maxBytes = 1 << 20
+        let settings = MQTTSettings(config: config, hostName: "node7")
+        XCTAssertEqual(settings.clientID, "acoustic-edge-node7")
+        XCTAssertEqual(settings.host, "broker.plant")
+        XCTAssertEqual(settings.port, 8883)
+        XCTAssertEqual(settings.keepalive, 45)
+        XCTAssertEqual(settings.password, .environment("MQTT_PW"))
+        XCTAssertEqual(settings.tls, .init(caFile: nil, certificateFile: "/etc/ae/agent.pem", keyFile: "/etc/ae/agent.key"))
+        XCTAssertEqual(settings.statusTopic, "plant/line3/node7/status")
+        XCTAssertEqual(settings.tensorTopic(mic: 3, source: "valve"), "plant/line3/node7/mic3/valve")
+        XCTAssertEqual(settings.spoolDirectory, "/var/lib/ae/spool")
+        XCTAssertEqual(settings.spoolLimitBytes, 1 << 20)
+        XCTAssertNoThrow(try settings.validate())
+        config.tls.enabled = false
+        config.passwordFile = "/run/pw"
+        let plain = MQTTSettings(config: config)
+        XCTAssertNil(plain.tls)
+        XCTAssertEqual(plain.password, .file("/run/pw"), "password_file wins")
+    }
+}
