@@ -1,4 +1,5 @@
 import CALSA
+import CALSAShim
 import Glibc
 
 /// What a device agreed to: the hardware parameters in force.
