@@ -1,10 +1,9 @@
 import Foundation
-import ReferenceHarness
 
 /// Deterministic test signals: machine-like tones with bursts over broadband noise.
-enum TestSignals {
+public enum TestSignals {
     /// Broadband noise with a gently sloped spectrum (one-pole low-pass mixed with white).
-    static func noise(count: Int, seed: UInt64, level: Double = 0.05) -> [Float] {
+    public static func noise(count: Int, seed: UInt64, level: Double = 0.05) -> [Float] {
         var g = SplitMix64(seed: seed)
         var lp = 0.0
         return (0..<count).map { _ in
@@ -15,7 +14,7 @@ enum TestSignals {
     }
 
     /// Noise plus a few tones (a fan's blade rate and harmonics) that come and go in bursts.
-    static func machine(count: Int, rate: Int, seed: UInt64, channel: Int = 0) -> [Float] {
+    public static func machine(count: Int, rate: Int, seed: UInt64, channel: Int = 0) -> [Float] {
         let background = noise(count: count, seed: seed &+ 17)
         let f0 = 110.0 * (1 + 0.13 * Double(channel))
         let tones: [(Double, Double)] = [(f0, 0.3), (2 * f0, 0.15), (3.7 * f0, 0.1), (1234.5, 0.05),
@@ -33,7 +32,7 @@ enum TestSignals {
     }
 
     /// Writes planar channels as raw float32 `[C, N]` row-major.
-    static func writeRaw(_ channels: [[Float]], to url: URL) throws {
+    public static func writeRaw(_ channels: [[Float]], to url: URL) throws {
         var data = Data()
         for channel in channels {
             channel.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
@@ -42,7 +41,7 @@ enum TestSignals {
     }
 
     /// Reads raw float32 `[C, N]` row-major into planar channels.
-    static func readRaw(_ url: URL, channels: Int) throws -> [[Float]] {
+    public static func readRaw(_ url: URL, channels: Int) throws -> [[Float]] {
         let data = try Data(contentsOf: url)
         let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let n = values.count / channels
@@ -51,7 +50,7 @@ enum TestSignals {
 
 
     /// max |a - b|.
-    static func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
+    public static func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count)
         var m = 0.0
         for i in 0..<a.count { m = max(m, abs(Double(a[i]) - Double(b[i]))) }
