@@ -1,4 +1,4 @@
-"""Export to demucs' single-model safetensors format (SPEC.md "Model file").
+"""Export to demucs' single-model safetensors format (docs/contract.md, "The model file").
 
 The file is what ``demucs.hf.load_safetensors_model(path)`` reads (demucs 4.1.0, ``hf.py``):
 

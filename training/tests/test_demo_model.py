@@ -52,7 +52,7 @@ def _binary():
 def test_swift_separate_runs_the_demo_model_like_demucs(tmp_path):
     """`acoustic-edge separate` on the shipped model against demucs' apply_model on the same
     two-channel 25-s file: one pass would not do (25 s > the 10-s segment), so this is the
-    split path with overlap 0.25, per channel, as SPEC.md "separate" states."""
+    split path with overlap 0.25, per channel, as docs/contract.md ("What each stage matches") states."""
     import subprocess
 
     import soundfile as sf
