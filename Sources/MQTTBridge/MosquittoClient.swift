@@ -2,17 +2,146 @@ import CMosquitto
 import Foundation
 import Synchronization
 
-/// What libmosquitto's network thread reports; the callbacks build one of these and hand
-/// it over, nothing else runs on that thread.
+/// What libmosquitto's network thread reports, in Swift terms (the codes are mapped here,
+/// so nothing above this file looks at `MOSQ_ERR_*` numbers); the callbacks build one of
+/// these and hand it over, nothing else runs on that thread.
 enum ClientEvent: Sendable {
-    /// CONNACK arrived; `reasonCode` 0 = accepted, else an MQTT v5 reason code.
-    case connected(generation: Int, reasonCode: Int32)
-    /// The connection ended; `reasonCode` 0 = we asked for it.
-    case disconnected(generation: Int, reasonCode: Int32)
-    /// A publish finished: PUBACK (QoS 1), PUBCOMP (QoS 2) or written (QoS 0).
-    case published(generation: Int, mid: Int32, reasonCode: Int32)
+    /// CONNACK accepted.
+    case connected(generation: Int)
+    /// CONNACK refused with an MQTT v5 reason (>= 128).
+    case refused(generation: Int, reason: MQTTReason)
+    /// The connection ended.
+    case disconnected(generation: Int, cause: DisconnectCause)
+    /// A publish finished: PUBACK (QoS 1), PUBCOMP (QoS 2) or written (QoS 0), with the
+    /// broker's reason (>= 128: refused).
+    case published(generation: Int, mid: Int32, reason: MQTTReason)
     /// A message arrived on a subscription.
     case message(generation: Int, IncomingMessage)
+}
+
+/// A failed libmosquitto call or a connection ended by libmosquitto's side: a
+/// `MOSQ_ERR_*` return code as a Swift value, with libmosquitto's own words.
+struct MosquittoError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The codes the bridge tells apart; the others are `.other`.
+    enum Kind: Equatable, Sendable {
+        /// MOSQ_ERR_NO_CONN: not connected (yet, or any more).
+        case noConnection
+        /// MOSQ_ERR_CONN_LOST: the socket closed.
+        case connectionLost
+        /// MOSQ_ERR_NOMEM.
+        case outOfMemory
+        /// MOSQ_ERR_ERRNO: a system call failed (`errno`).
+        case system
+        /// MOSQ_ERR_TLS, MOSQ_ERR_TLS_HANDSHAKE.
+        case tls
+        /// MOSQ_ERR_PAYLOAD_SIZE, MOSQ_ERR_OVERSIZE_PACKET: too large for MQTT or the broker.
+        case payloadTooLarge
+        /// MOSQ_ERR_PROTOCOL, MOSQ_ERR_MALFORMED_PACKET: the peer broke the protocol.
+        case protocolError
+        /// MOSQ_ERR_KEEPALIVE: no PINGRESP in time.
+        case keepalive
+        /// Anything else (invalid argument, not supported, ...).
+        case other
+    }
+
+    /// Which failure.
+    var kind: Kind
+    /// libmosquitto's words for it (`mosquitto_strerror`).
+    var text: String
+
+    var description: String { text }
+
+    /// A hint for a TLS failure (libmosquitto only says "A TLS error occurred").
+    var hint: String {
+        kind == .tls
+            ? " (check mqtt.tls: the CA must have signed the broker's certificate, which must name the host)" : ""
+    }
+}
+
+/// An MQTT v5 reason code (CONNACK, PUBACK, DISCONNECT) with libmosquitto's words for it.
+struct MQTTReason: Equatable, Sendable, CustomStringConvertible {
+    /// The code, 0...255; >= 128 is a failure.
+    var code: Int32
+    /// `mosquitto_reason_string`, e.g. "Not authorized".
+    var text: String
+
+    static let badUsernameOrPassword: Int32 = 0x86   // MQTT_RC_BAD_USERNAME_OR_PASSWORD
+    static let notAuthorized: Int32 = 0x87           // MQTT_RC_NOT_AUTHORIZED
+    static let sessionTakenOver: Int32 = 0x8E        // MQTT_RC_SESSION_TAKEN_OVER
+
+    /// Whether the broker refused (CONNACK, PUBACK) or ended the connection for an error.
+    var isFailure: Bool { code >= 128 }
+    /// A refusal that a password or user name change would fix.
+    var isCredentialProblem: Bool { code == Self.badUsernameOrPassword || code == Self.notAuthorized }
+    /// Another connection with the same client id took the session over (DISCONNECT 0x8E).
+    var isSessionTakenOver: Bool { code == Self.sessionTakenOver }
+
+    /// `Not authorized (reason code 135)`.
+    var description: String { "\(text) (reason code \(code))" }
+}
+
+/// Why a connection ended, as libmosquitto's disconnect callback reports it: its `rc` is a
+/// `MOSQ_ERR_*` code for a failure on our side, 0 for a normal end, and the broker's MQTT v5
+/// reason code (>= 128) when the broker sent DISCONNECT (libmosquitto 2.0.11,
+/// `handle__disconnect`). The two ranges do not overlap (`MOSQ_ERR_*` < 64).
+enum DisconnectCause: Equatable, Sendable, CustomStringConvertible {
+    /// Ended without an error (this client asked for it).
+    case normal
+    /// libmosquitto ended it: socket closed, protocol or TLS error, keepalive.
+    case library(MosquittoError)
+    /// The broker sent DISCONNECT with this reason (e.g. 0x8E: session taken over).
+    case broker(MQTTReason)
+
+    var description: String {
+        switch self {
+        case .normal: return "No error."   // mosquitto_strerror(MOSQ_ERR_SUCCESS)
+        case .library(let error): return error.text
+        case .broker(let reason): return "the broker disconnected: \(reason)"
+        }
+    }
+}
+
+extension MosquittoError {
+    /// The error of libmosquitto return code `rc`, nil for MOSQ_ERR_SUCCESS.
+    init?(code rc: Int32) {
+        guard rc != MOSQ_ERR_SUCCESS.rawValue else { return nil }
+        let kind: Kind
+        switch rc {
+        case Int32(MOSQ_ERR_NO_CONN.rawValue): kind = .noConnection
+        case Int32(MOSQ_ERR_CONN_LOST.rawValue): kind = .connectionLost
+        case Int32(MOSQ_ERR_NOMEM.rawValue): kind = .outOfMemory
+        case Int32(MOSQ_ERR_ERRNO.rawValue): kind = .system
+        case Int32(MOSQ_ERR_TLS.rawValue), Int32(MOSQ_ERR_TLS_HANDSHAKE.rawValue): kind = .tls
+        case Int32(MOSQ_ERR_PAYLOAD_SIZE.rawValue), Int32(MOSQ_ERR_OVERSIZE_PACKET.rawValue): kind = .payloadTooLarge
+        case Int32(MOSQ_ERR_PROTOCOL.rawValue), Int32(MOSQ_ERR_MALFORMED_PACKET.rawValue): kind = .protocolError
+        case Int32(MOSQ_ERR_KEEPALIVE.rawValue): kind = .keepalive
+        default: kind = .other
+        }
+        self.init(kind: kind, text: mosquitto_strerror(rc).map { String(cString: $0) } ?? "error \(rc)")
+    }
+
+    /// What a publish on a client that is gone returns.
+    static var noConnection: MosquittoError { MosquittoError(code: Int32(MOSQ_ERR_NO_CONN.rawValue))! }
+}
+
+extension MQTTReason {
+    /// Reason `code` with libmosquitto's words for it.
+    init(code: Int32) {
+        self.init(code: code, text: mosquitto_reason_string(code).map { String(cString: $0) } ?? "reason \(code)")
+    }
+}
+
+extension DisconnectCause {
+    /// The cause of libmosquitto's disconnect callback code `rc` (see the type's doc).
+    init(code rc: Int32) {
+        if rc >= 128 {
+            self = .broker(MQTTReason(code: rc))
+        } else if let error = MosquittoError(code: rc) {
+            self = .library(error)
+        } else {
+            self = .normal
+        }
+    }
 }
 
 /// MQTT v5 numbers used here; `mqtt_protocol.h` is not part of the `CMosquitto` shim.
@@ -23,27 +152,7 @@ enum MQTTv5 {
     static let propCorrelationData: Int32 = 9        // MQTT_PROP_CORRELATION_DATA
     static let propUserProperty: Int32 = 38          // MQTT_PROP_USER_PROPERTY
     static let disconnectWithWill: Int32 = 4         // MQTT_RC_DISCONNECT_WITH_WILL_MSG
-    static let badUsernameOrPassword: Int32 = 134    // MQTT_RC_BAD_USERNAME_OR_PASSWORD
-    static let notAuthorized: Int32 = 135            // MQTT_RC_NOT_AUTHORIZED
     static let subscribeRetainAsPublished: Int32 = 0x08  // MQTT_SUB_OPT_RETAIN_AS_PUBLISHED
-}
-
-/// libmosquitto's error or reason code as text.
-func mosquittoErrorText(_ rc: Int32) -> String {
-    guard let text = mosquitto_strerror(rc) else { return "error \(rc)" }
-    return String(cString: text)
-}
-
-/// A hint for a TLS failure (libmosquitto only says "A TLS error occurred").
-func tlsHint(_ rc: Int32) -> String {
-    rc == Int32(MOSQ_ERR_TLS.rawValue)
-        ? " (check mqtt.tls: the CA must have signed the broker's certificate, which must name the host)" : ""
-}
-
-/// An MQTT v5 reason code as text (CONNACK, PUBACK, DISCONNECT).
-func mqttReasonText(_ code: Int32) -> String {
-    guard let text = mosquitto_reason_string(code) else { return "reason \(code)" }
-    return String(cString: text)
 }
 
 private let libraryInit: Void = { _ = mosquitto_lib_init() }()
@@ -101,8 +210,8 @@ final class MosquittoClient: @unchecked Sendable {
     }
 
     private func check(_ rc: Int32, _ what: String) throws {
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            throw BridgeError.client("\(what): \(mosquittoErrorText(rc))")
+        if let error = MosquittoError(code: rc) {
+            throw BridgeError.client("\(what): \(error)")
         }
     }
 
@@ -140,18 +249,18 @@ final class MosquittoClient: @unchecked Sendable {
         if rc == MOSQ_ERR_ERRNO.rawValue {
             throw BridgeError.client("connect to \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            throw BridgeError.client("connect to \(host):\(port): \(mosquittoErrorText(rc))\(tlsHint(rc))")
+        if let error = MosquittoError(code: rc) {
+            throw BridgeError.client("connect to \(host):\(port): \(error)\(error.hint)")
         }
         try check(mosquitto_loop_start(handle), "network thread")
         loopStarted.set()
     }
 
-    /// Publishes with MQTT v5 properties; returns the message id, or throws the
-    /// immediate error (not connected, payload too large, bad topic).
+    /// Publishes with MQTT v5 properties; returns the message id, or the immediate error
+    /// (not connected, payload too large, bad topic).
     func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int32, retain: Bool,
                  userProperties: [(name: String, value: String)], contentType: String?,
-                 correlationData: [UInt8]? = nil) -> (rc: Int32, mid: Int32) {
+                 correlationData: [UInt8]? = nil) -> Result<Int32, MosquittoError> {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
         if let contentType { _ = mosquitto_property_add_string(&props, MQTTv5.propContentType, contentType) }
@@ -167,13 +276,15 @@ final class MosquittoClient: @unchecked Sendable {
         var mid: Int32 = 0
         let rc = mosquitto_publish_v5(handle, &mid, topic, Int32(payload.count), payload.baseAddress,
                                       qos, retain, props)
-        return (rc, mid)
+        if let error = MosquittoError(code: rc) { return .failure(error) }
+        return .success(mid)
     }
 
     /// Subscribes to `filter` with "retain as published" (MQTT v5), so a message published
     /// retained keeps its retain flag even when it arrives live; the SUBACK is not tracked.
-    func subscribe(_ filter: String, qos: Int32) -> Int32 {
-        mosquitto_subscribe_v5(handle, nil, filter, qos, MQTTv5.subscribeRetainAsPublished, nil)
+    /// Returns the immediate error, if any.
+    func subscribe(_ filter: String, qos: Int32) -> MosquittoError? {
+        MosquittoError(code: mosquitto_subscribe_v5(handle, nil, filter, qos, MQTTv5.subscribeRetainAsPublished, nil))
     }
 
     /// `true` while libmosquitto has a socket (a dead loop thread leaves it closed or open;
@@ -211,19 +322,21 @@ final class LockedFlag: Sendable {
 private func onConnect(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ rc: Int32,
                        _ flags: Int32, _ props: OpaquePointer?) {
     guard let client = MosquittoClient.from(obj) else { return }
-    client.sink(.connected(generation: client.generation, reasonCode: rc))
+    // For MQTT v5, `rc` is the CONNACK reason code: 0 accepted, >= 128 refused.
+    client.sink(rc == 0 ? .connected(generation: client.generation)
+                        : .refused(generation: client.generation, reason: MQTTReason(code: rc)))
 }
 
 private func onDisconnect(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ rc: Int32,
                           _ props: OpaquePointer?) {
     guard let client = MosquittoClient.from(obj) else { return }
-    client.sink(.disconnected(generation: client.generation, reasonCode: rc))
+    client.sink(.disconnected(generation: client.generation, cause: DisconnectCause(code: rc)))
 }
 
 private func onPublish(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32,
                        _ reason: Int32, _ props: OpaquePointer?) {
     guard let client = MosquittoClient.from(obj) else { return }
-    client.sink(.published(generation: client.generation, mid: mid, reasonCode: reason))
+    client.sink(.published(generation: client.generation, mid: mid, reason: MQTTReason(code: reason)))
 }
 
 private func onMessage(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?,

@@ -9,6 +9,9 @@ Listens on 127.0.0.1:PORT for SECONDS and treats every client by MODE:
            error, so only a supervisor that makes a new client gets out of it;
   connack-garbage  accept the connection (MQTT v5 CONNACK, success), then 0.3 s later
            send garbage: the loop thread dies while the client is connected.
+  takeover  accept the connection, then 0.3 s later send DISCONNECT with MQTT v5 reason
+           0x8E "session taken over", as brokers that announce a takeover do (mosquitto
+           2.0.11 itself only closes the socket).
 Writes the number of connections it saw to OUT when the time is up.
 """
 import socket
@@ -40,6 +43,10 @@ while time.time() < deadline:
             conn.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK v5: no session, success, no properties
             time.sleep(0.3)
             conn.sendall(b"\x00\x00\xff\xff\xff\xff\x7f")
+        elif mode == "takeover":
+            conn.sendall(b"\x20\x03\x00\x00\x00")
+            time.sleep(0.3)
+            conn.sendall(b"\xe0\x02\x8e\x00")  # DISCONNECT v5: reason 0x8E, no properties
     except OSError:
         pass
     held.append(conn)
