@@ -1,9 +1,7 @@
 // Separator: HTDemucs source separation run natively (OpenBLAS SGEMM, FFTW STFT), matching
 // demucs 4.1.0. Three layers: Tensor/ (numeric kernels), Model/ (the network and
 // apply_model), Loading/ (model file -> validated weights). See docs/separator.md.
-#if canImport(Glibc)
-import Glibc
-#endif
+import Synchronization
 
 /// Separates audio into the sources of a demucs HTDemucs model (e.g. fan, pump, valve).
 ///
@@ -17,8 +15,8 @@ import Glibc
 /// let parts = try separator.separate(channels: [mic0, mic1])  // [channel][source][sample]
 /// ```
 public final class SourceSeparator: @unchecked Sendable {
-    // @unchecked: the model is immutable after init and every use of the workspace (the only
-    // mutable state) happens under `lock`.
+    // @unchecked: the model is immutable after init (its classes hold raw weight buffers that
+    // are only read); the workspaces, the only mutable state, live inside `workspaces`' lock.
 
     /// The model's source names, in output order.
     public let sources: [String]
@@ -38,24 +36,19 @@ public final class SourceSeparator: @unchecked Sendable {
     /// Bytes of activation memory the workspace holds (grows during the first call for a
     /// given input size and channel count, then stays: every later call reuses it).
     public var workspaceBytes: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return workspaces.reduce(0) { $0 + $1.allocatedBytes }
+        workspaces.withLock { $0.reduce(0) { $0 + $1.allocatedBytes } }
     }
 
     /// The largest amount of activation memory in use at once so far (bytes).
     public var peakActivationBytes: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return workspaces.reduce(0) { $0 + $1.peakLiveBytes }
+        workspaces.withLock { $0.reduce(0) { $0 + $1.peakLiveBytes } }
     }
 
     private let model: HTDemucs
     private let useTrainSegment: Bool
     /// Activation memory: one workspace per thread that runs whole items (the first also
-    /// serves single items and traces).
-    private var workspaces = [Workspace()]
-    private let lock = Mutex()
+    /// serves single items and traces). Held for a whole call: calls are serialized.
+    private let workspaces = Mutex([Workspace()])
 
     /// Loads and validates a model file in the demucs library's safetensors format; throws a
     /// `SeparatorError` naming the first thing that does not fit (class, tensor, shape).
@@ -97,8 +90,14 @@ public final class SourceSeparator: @unchecked Sendable {
             for l in lengths { try model.checkShapes(length: l) }
         }
         let items = channels.count / audioChannels
-        lock.lock()
-        defer { lock.unlock() }
+        return workspaces.withLock { workspaces in
+            separate(channels, items: items, length: length, workspaces: &workspaces)
+        }
+    }
+
+    /// `separate(channels:)` once the input is checked, with the workspaces held.
+    private func separate(_ channels: [[Float]], items: Int, length: Int,
+                          workspaces: inout [Workspace]) -> [[[Float]]] {
         var result = [[[Float]]](repeating: [], count: channels.count)
         // At most `maxBatch` items in flight: each thread that runs whole items has its own
         // workspace, so this bounds the activation memory on nodes with many cores.
@@ -158,36 +157,21 @@ public final class SourceSeparator: @unchecked Sendable {
     /// the parity tests' per-layer path).
     func traceLayers(channels: [[Float]]) -> [(name: String, shape: [Int], values: [Float])] {
         let length = channels[0].count
-        lock.lock()
-        defer { lock.unlock() }
-        let mix = Activation(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length, workspace: workspaces[0])
-        for (index, channel) in channels.enumerated() {
-            channel.withUnsafeBufferPointer {
-                mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)
+        return workspaces.withLock { workspaces in
+            let mix = Activation(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length,
+                                 workspace: workspaces[0])
+            for (index, channel) in channels.enumerated() {
+                channel.withUnsafeBufferPointer {
+                    mix.at(index % audioChannels, index / audioChannels).update(from: $0.baseAddress!, count: length)
+                }
             }
+            var traced: [(String, [Int], [Float])] = []
+            _ = model.apply(mix) { name, t in
+                traced.append((name, [t.b, t.c, t.f, t.t], t.torchLayout()))
+            }
+            return traced
         }
-        var traced: [(String, [Int], [Float])] = []
-        _ = model.apply(mix) { name, t in
-            traced.append((name, [t.b, t.c, t.f, t.t], t.torchLayout()))
-        }
-        return traced
     }
-}
-
-/// A pthread mutex (the Separator target stays Foundation-free outside Loading/).
-final class Mutex: @unchecked Sendable {
-    // @unchecked: the mutex is only touched through pthread calls, which are thread-safe.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
 }
 
 /// Result slots written by concurrent workers, each at its own indices.
