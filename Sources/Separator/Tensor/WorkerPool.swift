@@ -53,9 +53,9 @@ final class WorkerPool: @unchecked Sendable {
 
     init(helpers: Int) {
         self.helpers = helpers
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        pthread_cond_init(done, nil)
+        check(pthread_mutex_init(mutex, nil), "pthread_mutex_init")
+        check(pthread_cond_init(wake, nil), "pthread_cond_init")
+        check(pthread_cond_init(done, nil), "pthread_cond_init")
         for index in 0..<helpers {
             let unmanaged = Unmanaged.passRetained(HelperStart(pool: self, worker: index + 1))
             var thread = pthread_t()
@@ -64,8 +64,8 @@ final class WorkerPool: @unchecked Sendable {
                 start.pool.helperLoop(worker: start.worker)
                 return nil
             }, unmanaged.toOpaque())
-            precondition(status == 0, "cannot start a separator worker thread (\(status))")
-            pthread_detach(thread)
+            check(status, "pthread_create (a separator worker thread)")
+            check(pthread_detach(thread), "pthread_detach")
         }
     }
 
@@ -84,9 +84,9 @@ final class WorkerPool: @unchecked Sendable {
             running.store(helpers, ordering: .relaxed)
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
+                check(pthread_mutex_lock(mutex), "pthread_mutex_lock")
+                check(pthread_cond_broadcast(wake), "pthread_cond_broadcast")
+                check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
             }
             body(0)
             let start = Self.now()
@@ -130,35 +130,35 @@ final class WorkerPool: @unchecked Sendable {
             if worker < parts, let job { job(worker) }
             if running.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
                 && callerAsleep.load(ordering: .sequentiallyConsistent) {
-                pthread_mutex_lock(mutex)
-                pthread_cond_signal(done)
-                pthread_mutex_unlock(mutex)
+                check(pthread_mutex_lock(mutex), "pthread_mutex_lock")
+                check(pthread_cond_signal(done), "pthread_cond_signal")
+                check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
             }
         }
     }
 
     /// The caller's sleep until every helper has finished the current job.
     private func waitForHelpers() {
-        pthread_mutex_lock(mutex)
+        check(pthread_mutex_lock(mutex), "pthread_mutex_lock")
         callerAsleep.store(true, ordering: .sequentiallyConsistent)
         while running.load(ordering: .sequentiallyConsistent) > 0 {
-            pthread_cond_wait(done, mutex)
+            check(pthread_cond_wait(done, mutex), "pthread_cond_wait")
         }
         callerAsleep.store(false, ordering: .sequentiallyConsistent)
-        pthread_mutex_unlock(mutex)
+        check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
     }
 
     /// Sleeps until the generation moves on from `seen`; returns the new one.
     private func sleep(seen: UInt64) -> UInt64 {
-        pthread_mutex_lock(mutex)
+        check(pthread_mutex_lock(mutex), "pthread_mutex_lock")
         sleepers.add(1, ordering: .sequentiallyConsistent)
         var current = generation.load(ordering: .sequentiallyConsistent)
         while current == seen {
-            pthread_cond_wait(wake, mutex)
+            check(pthread_cond_wait(wake, mutex), "pthread_cond_wait")
             current = generation.load(ordering: .sequentiallyConsistent)
         }
         sleepers.subtract(1, ordering: .sequentiallyConsistent)
-        pthread_mutex_unlock(mutex)
+        check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
         return current
     }
 
@@ -167,6 +167,13 @@ final class WorkerPool: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
+}
+
+/// Stops the process on a failed pthread call: the pool cannot run (or hand work back) without
+/// its threads, mutex and conditions, and every failure here is a programming or resource
+/// error (EINVAL, EAGAIN at thread creation), not a condition to recover from.
+private func check(_ status: Int32, _ call: StaticString) {
+    precondition(status == 0, "separator worker pool: \(call) failed (error \(status))")
 }
 
 /// What a new helper thread needs.
