@@ -404,11 +404,4 @@ extension Kernels {
         }
         return out
     }
-
-    /// Fills each of `rows` rows of `columns` floats with its bias (or zero).
-    static func fillRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
-        Parallel.forRanges(rows, cost: columns) { range in
-            for r in range { (p + r * columns).update(repeating: bias?[r] ?? 0, count: columns) }
-        }
-    }
 }
