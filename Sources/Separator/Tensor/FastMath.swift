@@ -1,36 +1,14 @@
-// Branch-free exp and erf that the compiler vectorizes inside loops (libm's expf/erff are
-// calls, which keep softmax, GLU and GELU loops scalar: they were a quarter of the run time).
+// Branch-free erf, sigmoid and base-2 exp that the compiler vectorizes inside loops (libm's
+// expf/erff are calls, which keep softmax, GLU and GELU loops scalar: they were a quarter of
+// the run time). The natural exp is DSP's `FastMath.exp` (one for the whole product).
 //
-// exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, and Cephes's degree-6
-// polynomial for e^r (about 1 ulp); 2^n is built in the exponent bits. Rounding to nearest
-// uses the 1.5 * 2^23 trick, so no floor instruction (SSE2 has none) is needed.
 // erf: a rational z P(z^2) / Q(z^2) on [-4, 4], absolute error 2.4e-7 (two float ulps of
 // `1 + erf` at the scale GELU uses it); the separator's GELU outputs stay within 1e-7 .. 4e-7
 // of torch's (kernel tests). It replaced Abramowitz & Stegun 7.1.26 (1.5e-7, but an exp and a
 // division per value): a pass of the default model 3 % faster. Coefficients of exp2Lanes and
 // fastErf: scripts/fit_fast_math.py fits them and prints their float32 errors.
 
-@inline(__always)
-func fastExp(_ input: Float) -> Float {
-    var x = input
-    x = x < -87.0 ? -87.0 : x
-    x = x > 88.0 ? 88.0 : x
-    let magic: Float = 12_582_912  // 1.5 * 2^23: adding it rounds to an integer
-    let shifted = x * 1.44269504088896341 + magic
-    let n = shifted - magic
-    let nBits = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: magic.bitPattern)
-    var r = x - n * 0.693359375
-    r = r - n * -2.12194440e-4
-    var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let er = p * r * r + r + 1
-    let scale = Float(bitPattern: UInt32(bitPattern: (nBits &+ 127) << 23))
-    return er * scale
-}
+import DSP
 
 /// Exact-GELU `x/2 (1 + erf(x / sqrt 2))` with a vectorizable erf (see above).
 @inline(__always)
@@ -67,7 +45,7 @@ func fastErf(_ input: Float) -> Float {
 /// Logistic sigmoid with the vectorizable exp.
 @inline(__always)
 func fastSigmoid(_ x: Float) -> Float {
-    1 / (1 + fastExp(-x))
+    1 / (1 + FastMath.exp(-x))
 }
 
 /// Sum of `count` floats, in 8 lanes (vectorized; float lanes folded into a double).
@@ -125,7 +103,7 @@ func laneMax(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
 /// `2^x` on 16 lanes for `x <= 0` (the softmax's scores less their maximum, in base 2):
 /// `x = n + f` with `n` the nearest integer, `|f| <= 1/2`, and a degree-6 polynomial for `2^f`
 /// (relative error 7.9e-8 in float32, scripts/fit_fast_math.py). Base 2 needs no
-/// Cody-Waite split of ln 2: `f` is exact. Inputs below -126 give 2^-126 (as `fastExp` clamps).
+/// Cody-Waite split of ln 2: `f` is exact. Inputs below -126 give 2^-126 (as `FastMath.exp` clamps).
 @inline(__always)
 func exp2Lanes(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let clamped = x.replacing(with: -126, where: x .< -126)
