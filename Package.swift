@@ -49,6 +49,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         // alsa-lib's error messages kept per thread instead of printed (C-variadic: not Swift).
         .target(name: "CALSAShim", dependencies: ["CALSA"]),
+        // The separator's run-time questions to the CPU (CPU count, AVX512_BF16): header only.
+        .systemLibrary(name: "CCPUInfo"),
 
         // File formats and settings.
         .target(name: "TensorFormats", dependencies: ["CZlib"]),
@@ -64,7 +66,7 @@ let package = Package(
 
         // Numeric stages.
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: numericKernels),
-        .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "TensorFormats"], swiftSettings: numericKernels),
+        .target(name: "Separator", dependencies: ["DSP", "COpenBLAS", "CCPUInfo", "TensorFormats"], swiftSettings: numericKernels),
 
         // Moving parts.
         .target(name: "Capture", dependencies: [

@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Load once, call `separate` per segment: the model's weights and its activation workspace
 /// are kept and reused, so memory stays bounded. Calls are serialized (one at a time); the
-/// numeric work runs on as many threads as OpenBLAS was configured for (OPENBLAS_NUM_THREADS,
-/// else the cores): several channels one per thread, a single channel tile by tile.
+/// numeric work runs on `threads` threads (0: one per core): several channels one per thread,
+/// a single channel tile by tile.
 ///
 /// ```swift
 /// let separator = try SourceSeparator(modelPath: "machines.safetensors")
@@ -32,6 +32,8 @@ public final class SourceSeparator: @unchecked Sendable {
     /// Activation memory grows with it: about 100 MB of live activations and a 153 MB
     /// workspace per 10-s item of the default 16 kHz model.
     public let maxBatch: Int
+    /// Threads the separation runs on (the caller's and `threads - 1` helpers).
+    public let threads: Int
 
     /// Bytes of activation memory the workspace holds (grows during the first call for a
     /// given input size and channel count, then stays: every later call reuses it).
@@ -45,6 +47,8 @@ public final class SourceSeparator: @unchecked Sendable {
     }
 
     private let model: HTDemucs
+    /// The helper threads (shared with other separators of the same thread count).
+    private let pool: WorkerPool
     private let useTrainSegment: Bool
     /// Activation memory: one workspace per thread that runs whole items (the first also
     /// serves single items and traces). Held for a whole call: calls are serialized.
@@ -52,10 +56,15 @@ public final class SourceSeparator: @unchecked Sendable {
 
     /// Loads and validates a model file in the demucs library's safetensors format; throws a
     /// `SeparatorError` naming the first thing that does not fit (class, tensor, shape).
-    /// `maxBatch` bounds how many channels are in flight at once (memory).
-    public init(modelPath: String, maxBatch: Int = 4) throws {
+    /// `maxBatch` bounds how many channels are in flight at once (memory); `threads` is the
+    /// number of threads to separate on, 0 for one per core (the CPUs the process may use).
+    public init(modelPath: String, maxBatch: Int = 4, threads: Int = 0) throws {
+        guard threads >= 0 else {
+            throw SeparatorError("threads must be 0 (one per core) or more, got \(threads)")
+        }
         self.maxBatch = max(1, maxBatch)
-        _ = Parallel.threads  // takes OpenBLAS's thread count and runs OpenBLAS single-threaded
+        self.threads = threads == 0 ? Parallel.cores : threads
+        pool = Parallel.pool(threads: self.threads)
         let contents = try ModelFileContents.read(path: modelPath)
         let config = try HTDemucsConfig.decode(metadata: contents.metadata, path: modelPath)
         model = try HTDemucs(config: config, weights: WeightStore(contents.tensors, path: modelPath))
@@ -91,7 +100,7 @@ public final class SourceSeparator: @unchecked Sendable {
         }
         let items = channels.count / audioChannels
         return workspaces.withLock { workspaces in
-            separate(channels, items: items, length: length, workspaces: &workspaces)
+            Parallel.using(pool) { separate(channels, items: items, length: length, workspaces: &workspaces) }
         }
     }
 
@@ -101,7 +110,7 @@ public final class SourceSeparator: @unchecked Sendable {
         var result = [[[Float]]](repeating: [], count: channels.count)
         // At most `maxBatch` items in flight: each thread that runs whole items has its own
         // workspace, so this bounds the activation memory on nodes with many cores.
-        let workers = min(Parallel.threads, items, maxBatch)
+        let workers = min(threads, items, maxBatch)
         if workers <= 1 {
             // One item: its kernels share the threads tile by tile.
             var first = 0
@@ -157,7 +166,7 @@ public final class SourceSeparator: @unchecked Sendable {
     /// the parity tests' per-layer path).
     func traceLayers(channels: [[Float]]) -> [(name: String, shape: [Int], values: [Float])] {
         let length = channels[0].count
-        return workspaces.withLock { workspaces in
+        return workspaces.withLock { workspaces in Parallel.using(pool) {
             let mix = Activation(c: audioChannels, b: channels.count / audioChannels, f: 1, t: length,
                                  workspace: workspaces[0])
             for (index, channel) in channels.enumerated() {
@@ -170,7 +179,7 @@ public final class SourceSeparator: @unchecked Sendable {
                 traced.append((name, [t.b, t.c, t.f, t.t], t.torchLayout()))
             }
             return traced
-        }
+        } }
     }
 }
 

@@ -151,6 +151,72 @@ final class SeparatorParityTests: XCTestCase {
     }
 }
 
+/// `SourceSeparator(threads:)`: the thread count governs the separation's threads.
+final class SeparatorThreadsTests: XCTestCase {
+    /// Process CPU time (user + system), seconds.
+    func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+    }
+
+    /// CPU time of the calling thread, seconds.
+    func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// `threads: 1` runs on one core: the process's CPU time stays within its wall time and
+    /// is the calling thread's own (no helper thread works; a two-thread separator would put
+    /// half of it on its helper), on eight channels, which a separator with more threads runs
+    /// one per thread; the separation still matches demucs.
+    func testOneThreadRunsOnOneCore() throws {
+        let channels = 8
+        let folder = try ReferenceHarness.makeScratchFolder(prefix: "separator-threads")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let summary = try ReferenceHarness.python("demucs_reference.py", [
+            folder.path, "--channels", String(channels), "--kwargs", """
+            {"sources": ["fan", "pump"], "audio_channels": 1, "channels": 16, "depth": 3, "nfft": 512,
+             "samplerate": 8000, "segment": 2, "t_layers": 2, "t_heads": 4}
+            """])
+        let length = (try JSONSerialization.jsonObject(with: Data(summary.utf8)) as! [String: Any])["length"] as! Int
+        let mix = try readFloats(folder.appendingPathComponent("mix.f32"))
+        let input = (0..<channels).map { Array(mix[($0 * length)..<(($0 + 1) * length)]) }
+        let model = folder.appendingPathComponent("model.safetensors").path
+
+        XCTAssertEqual(try SourceSeparator(modelPath: model, threads: 0).threads, Parallel.cores)
+        XCTAssertThrowsError(try SourceSeparator(modelPath: model, threads: -1)) { error in
+            XCTAssertEqual(String(describing: error), "threads must be 0 (one per core) or more, got -1")
+        }
+        let separator = try SourceSeparator(modelPath: model, threads: 1)
+        XCTAssertEqual(separator.threads, 1)
+        _ = try separator.separate(channels: input)  // warm-up: FFT plans, workspace
+        var wall = 0.0, cpu = 0.0, own = 0.0
+        var out: [[[Float]]] = []
+        for _ in 0..<3 {
+            let start = Date(), cpu0 = cpuSeconds(), own0 = threadCPUSeconds()
+            out = try separator.separate(channels: input)
+            wall += Date().timeIntervalSince(start)
+            cpu += cpuSeconds() - cpu0
+            own += threadCPUSeconds() - own0
+        }
+        print("threads 1: \(cpu) s of CPU (\(own) s on the calling thread) in \(wall) s")
+        XCTAssertGreaterThan(cpu, 0.2, "long enough to measure")
+        XCTAssertLessThanOrEqual(cpu, 1.1 * wall + 0.05, "one thread: CPU time within wall time")
+        XCTAssertLessThanOrEqual(cpu - own, 0.05 * cpu + 0.02, "one thread: the work runs on the calling thread")
+
+        let expected = try readFloats(folder.appendingPathComponent("out.f32"))
+        for ch in 0..<channels {
+            for s in 0..<2 {
+                let start = (ch * 2 + s) * length
+                XCTAssertLessThanOrEqual(relativeError(out[ch][s], Array(expected[start..<(start + length)])), 1e-3)
+            }
+        }
+    }
+}
+
 final class SeparatorLoadingTests: XCTestCase {
     /// A model file whose tensors do not fit its arguments is refused, naming the tensor.
     func testRefusesMismatchedModelFiles() throws {
@@ -234,6 +300,12 @@ final class SeparateCommandTests: XCTestCase {
     }
 }
 
+/// Runs `body` with the kernels it calls split over two workers (as a two-thread separator
+/// runs them), so the tests cover the work splits whatever the machine's core count.
+func onTwoWorkers<R>(_ body: () throws -> R) rethrows -> R {
+    try Parallel.using(Parallel.pool(threads: 2), body)
+}
+
 /// One run of Tests/reference/conv_reference.py: PyTorch's convolution `op` on random data.
 struct ConvolutionReference {
     let x: [Float], weight: [Float], bias: [Float]
@@ -291,9 +363,11 @@ final class WinogradTests: XCTestCase {
             }
             ref.bias.withUnsafeBufferPointer { b in
                 for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.glu, ref.glu, "glu")] {
-                    let result = dims == 2
-                        ? Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue)
-                        : Kernels.winogradConv1D(input, w, bias: b.baseAddress, epilogue: epilogue)
+                    let result = onTwoWorkers {
+                        dims == 2
+                            ? Kernels.winogradConv(input, w, bias: b.baseAddress, epilogue: epilogue)
+                            : Kernels.winogradConv1D(input, w, bias: b.baseAddress, epilogue: epilogue)
+                    }
                     ConvolutionReference.check(result.torchLayout(), expected, tolerance: tolerance,
                                                "F(\(tile)) \(dims)-D \(batch)x\(cin)->\(cout) \(height)x\(width) \(name)",
                                                file: file, line: line)
@@ -337,7 +411,7 @@ final class PolyphaseTests: XCTestCase {
         }
         ref.bias.withUnsafeBufferPointer { b in
             for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.gelu, ref.gelu, "gelu")] {
-                let got = Kernels.polyphaseConv(input, w, bias: b.baseAddress, pad: pad, epilogue: epilogue)
+                let got = onTwoWorkers { Kernels.polyphaseConv(input, w, bias: b.baseAddress, pad: pad, epilogue: epilogue) }
                 ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
                                            "strided \(batch)x\(cin)->\(cout) \(height)x\(width) s\(stride) p\(pad) \(name)",
                                            file: file, line: line)
@@ -356,7 +430,9 @@ final class PolyphaseTests: XCTestCase {
         let keep = (height + 1) * stride - 2 * pad
         ref.bias.withUnsafeBufferPointer { b in
             for (gelu, expected, name) in [(false, ref.out, "out"), (true, ref.gelu, "gelu")] {
-                let got = Kernels.polyphaseConvTranspose(input, w, bias: b.baseAddress, pad: pad, keep: keep, gelu: gelu)
+                let got = onTwoWorkers {
+                    Kernels.polyphaseConvTranspose(input, w, bias: b.baseAddress, pad: pad, keep: keep, gelu: gelu)
+                }
                 ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
                                            "transposed \(batch)x\(cin)->\(cout) \(height)x\(width) s\(stride) p\(pad) \(name)",
                                            file: file, line: line)
@@ -394,8 +470,10 @@ final class PolyphaseTests: XCTestCase {
             }
             ref.bias.withUnsafeBufferPointer { b in
                 for (epilogue, expected, name) in [(ConvEpilogue.none, ref.out, "out"), (.gelu, ref.gelu, "gelu")] {
-                    let got = Kernels.convOverTimeByPhase(input, w, bias: b.baseAddress, pad: pad, padRight: padRight,
-                                                          epilogue: epilogue)
+                    let got = onTwoWorkers {
+                        Kernels.convOverTimeByPhase(input, w, bias: b.baseAddress, pad: pad, padRight: padRight,
+                                                    epilogue: epilogue)
+                    }
                     ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
                                                "strided over time \(batch)x\(cin)->\(cout) \(width) s\(stride) p\(pad)+\(padRight) \(name)",
                                                file: #filePath, line: #line)
@@ -420,8 +498,10 @@ final class PolyphaseTests: XCTestCase {
             ref.weight.withUnsafeBufferPointer { w in
                 ref.bias.withUnsafeBufferPointer { b in
                     for (gelu, expected, name) in [(false, ref.out, "out"), (true, ref.gelu, "gelu")] {
-                        let got = Kernels.convTranspose(input, weight: w.baseAddress!, bias: b.baseAddress, cout: cout, g,
-                                                        hKeep: 0..<1, wKeep: pad..<(full - pad), gelu: gelu)
+                        let got = onTwoWorkers {
+                            Kernels.convTranspose(input, weight: w.baseAddress!, bias: b.baseAddress, cout: cout, g,
+                                                  hKeep: 0..<1, wKeep: pad..<(full - pad), gelu: gelu)
+                        }
                         ConvolutionReference.check(got.torchLayout(), expected, tolerance: 1e-6,
                                                    "transposed over time \(batch)x\(cin)->\(cout) \(width) s\(stride) p\(pad) \(name)",
                                                    file: #filePath, line: #line)

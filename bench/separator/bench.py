@@ -33,12 +33,11 @@ KWARGS = {"sources": SOURCES, "audio_channels": 1, "samplerate": 16000, "segment
 
 def run_swift(binary, model, batches, iterations, threads, unset):
     env = dict(os.environ)
-    env["OPENBLAS_NUM_THREADS"] = str(threads)
     if unset:
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
     out = subprocess.run([binary, model, "--batches", ",".join(map(str, batches)),
-                          "--iterations", str(iterations)],
+                          "--iterations", str(iterations), "--threads", str(threads)],
                          env=env, check=True, capture_output=True, text=True).stdout
     results = {"batches": {}}
     for line in out.splitlines():

@@ -1,5 +1,5 @@
 // separator-bench: times SourceSeparator on one model (see bench/separator/README.md).
-// usage: SeparatorBench MODEL [--batches 1,8] [--iterations N]
+// usage: SeparatorBench MODEL [--batches 1,8] [--iterations N] [--threads N]
 // Prints one JSON object per line: the SGEMM peak measured here, then per batch size the
 // seconds per pass (best of N after one warm-up pass) and per channel.
 import COpenBLAS
@@ -24,20 +24,27 @@ func now() -> Double {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 guard let modelPath = arguments.first else {
-    print("usage: SeparatorBench MODEL [--batches 1,8] [--iterations N]")
+    print("usage: SeparatorBench MODEL [--batches 1,8] [--iterations N] [--threads N]")
     exit(2)
 }
 var batches = [1, 8]
 var iterations = 3
+var threads = 0  // one per core
 if let i = arguments.firstIndex(of: "--batches"), i + 1 < arguments.count {
     batches = arguments[i + 1].split(separator: ",").compactMap { Int($0) }
 }
 if let i = arguments.firstIndex(of: "--iterations"), i + 1 < arguments.count {
     iterations = Int(arguments[i + 1]) ?? 3
 }
+if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count {
+    threads = Int(arguments[i + 1]) ?? 0
+}
 
-// SGEMM peak on this machine with this OpenBLAS setting (square 2048 matrices).
+// SGEMM peak on this machine with this OpenBLAS setting (square 2048 matrices), on as many
+// threads as the separator (OpenBLAS's own threads here; the separator runs it single-threaded
+// in its workers afterwards).
 do {
+    if threads > 0 { openblas_set_num_threads(Int32(threads)) }
     let n = 2048
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
@@ -52,7 +59,7 @@ do {
 
 do {
     let t0 = now()
-    let separator = try SourceSeparator(modelPath: modelPath, maxBatch: batches.max() ?? 1)
+    let separator = try SourceSeparator(modelPath: modelPath, maxBatch: batches.max() ?? 1, threads: threads)
     print("{\"load_seconds\": \(now() - t0), \"segment\": \(separator.segmentLength)}")
     var seed: UInt64 = 1
     func noise() -> Float {
