@@ -1,6 +1,8 @@
 import Configuration
 import Foundation
 import MQTTBridge
+import Pipeline
+import ReferenceHarness
 import XCTest
 @testable import Agent
 
@@ -36,5 +38,22 @@ final class SettingsMappingTests: XCTestCase {
         let plain = MQTTSettings(config: config)
         XCTAssertNil(plain.tls)
         XCTAssertEqual(plain.password, .file("/run/pw"), "password_file wins")
+    }
+}
+
+
+/// `separator.threads` reaches the separator the pipeline builds.
+final class SeparatorThreadsTests: XCTestCase {
+    func testSeparatorThreadsSettingGovernsTheSeparator() throws {
+        var config = AgentConfig()
+        config.denoise.enabled = false
+        config.separator.model = ReferenceHarness.repositoryRoot.appendingPathComponent("models/demo-machines.safetensors").path
+        config.separator.threads = 1
+        let one = try PipelineSetup(settings: PipelineSettings(config: config), channels: 2, inputName: "test")
+        XCTAssertEqual(one.processor.separatorThreads, 1)
+        config.separator.threads = 0
+        let all = try PipelineSetup(settings: PipelineSettings(config: config), channels: 2, inputName: "test")
+        XCTAssertEqual(all.processor.separatorThreads, ProcessInfo.processInfo.activeProcessorCount,
+                       "0 = one thread per core")
     }
 }

@@ -26,7 +26,7 @@ public struct PipelineSetup: Sendable {
         var model = ModelIdentity()
         if let path = settings.model, !path.isEmpty {
             do {
-                separator = try SourceSeparator(modelPath: path)
+                separator = try SourceSeparator(modelPath: path, threads: settings.separatorThreads)
             } catch {
                 throw PipelineError("separator.model: \(error)")
             }

@@ -170,6 +170,10 @@ public final class SegmentProcessor: Sendable {
         return results.withLock { $0 }.compactMap { $0 }
     }
 
+    /// Threads the separator runs on (`separator.threads`, 0 resolved to the cores), or nil
+    /// without a model.
+    public var separatorThreads: Int? { separator?.threads }
+
     /// The shortest input the mel stage takes.
     public var minimumMelLength: Int { mel.minimumLength }
 
