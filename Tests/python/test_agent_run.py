@@ -259,14 +259,7 @@ metrics:
         profile = torch.load(c1["noise_profile"], weights_only=True)
         assert tuple(profile.shape) == (2, 16000), profile.shape
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = agent.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            _, stderr = agent.communicate()
-            pytest.fail("agent did not stop within 60 s of SIGTERM")
-    assert agent.returncode == 0, stderr
+        stderr = stop_agent(agent)
     stop_listening.set()
     listener.join()
     notify.close()
