@@ -195,9 +195,23 @@ public struct MQTTSpoolConfig: Sendable, Equatable {
     /// `mqtt.spool.max_bytes`: the spool's size limit; beyond it the oldest messages are
     /// dropped (and counted).
     public var maxBytes: Int = 256 * 1024 * 1024
+    /// `mqtt.spool.memory_bytes`: the memory reserve for messages the spool's disk refuses
+    /// (full, read-only): they are delivered from memory; what does not fit is lost and counted.
+    public var memoryBytes: Int = 32 * 1024 * 1024
+    /// `mqtt.spool.drain_rate`: messages per second the backlog may use while it drains after
+    /// an outage (live tensors always go first); 0 = unlimited.
+    public var drainRate: Double = 0
 
     /// Every setting at its default.
     public init() {}
+}
+
+/// `mqtt.payload_dtype`: the element type of the tensors in MQTT payloads.
+public enum PayloadDType: String, Sendable, Equatable, CaseIterable {
+    /// IEEE 754 binary32, as computed.
+    case float32
+    /// IEEE 754 binary16: half the bytes (mel dB values keep about 3 significant digits).
+    case float16
 }
 
 /// `mqtt:` delivery of the tensors, status and commands over MQTT v5.
@@ -216,6 +230,12 @@ public struct MQTTConfig: Sendable, Equatable {
     public var qos: Int = 1
     /// `mqtt.payload`: the encoding of the tensors.
     public var payload: TensorFormat = .pt
+    /// `mqtt.payload_dtype`: the element type of the tensors in the payload (the mirror stays
+    /// float32).
+    public var payloadDType: PayloadDType = .float32
+    /// `mqtt.message_expiry`: MQTT v5 message expiry interval of tensor messages in seconds,
+    /// counted from when the tensor was made; 0 = never expires.
+    public var messageExpiry: Int = 0
     /// `mqtt.keepalive`: seconds between keep-alive pings.
     public var keepalive: Int = 60
     /// `mqtt.username`: the user name; nil = anonymous.

@@ -168,6 +168,8 @@ extension AgentConfig {
         q.topicPrefix = mqtt.string("topic_prefix", q.topicPrefix)
         q.qos = mqtt.int("qos", q.qos)
         q.payload = mqtt.choice("payload", q.payload)
+        q.payloadDType = mqtt.choice("payload_dtype", q.payloadDType)
+        q.messageExpiry = mqtt.wholeSeconds("message_expiry", q.messageExpiry)
         q.keepalive = mqtt.wholeSeconds("keepalive", q.keepalive)
         q.username = mqtt.optionalString("username", q.username)
         q.passwordFile = mqtt.optionalString("password_file", q.passwordFile)
@@ -181,6 +183,8 @@ extension AgentConfig {
         let spool = mqtt.section("spool")
         q.spool.dir = spool.string("dir", q.spool.dir)
         q.spool.maxBytes = spool.byteSize("max_bytes", q.spool.maxBytes)
+        q.spool.memoryBytes = spool.byteSize("memory_bytes", q.spool.memoryBytes)
+        q.spool.drainRate = spool.double("drain_rate", q.spool.drainRate)
         config.mqtt = q
 
         let metrics = root.section("metrics")

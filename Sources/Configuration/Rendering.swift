@@ -67,6 +67,8 @@ extension AgentConfig {
         key("topic_prefix", quoted(mqtt.topicPrefix))
         key("qos", "\(mqtt.qos)")
         key("payload", mqtt.payload.rawValue)
+        key("payload_dtype", mqtt.payloadDType.rawValue)
+        key("message_expiry", "\(mqtt.messageExpiry)")
         key("keepalive", "\(mqtt.keepalive)")
         key("username", quoted(mqtt.username))
         key("password_file", quoted(mqtt.passwordFile))
@@ -80,6 +82,8 @@ extension AgentConfig {
         section("spool", 1)
         key("dir", quoted(mqtt.spool.dir), 2)
         key("max_bytes", "\(mqtt.spool.maxBytes)", 2)
+        key("memory_bytes", "\(mqtt.spool.memoryBytes)", 2)
+        key("drain_rate", format(mqtt.spool.drainRate), 2)
 
         section("metrics")
         key("port", "\(metrics.port)")

@@ -148,6 +148,15 @@ extension AgentConfig {
                    "a client certificate needs both cert_file and key_file")
         }
         if mqtt.spool.dir.isEmpty { refuse("mqtt.spool.dir", "must not be empty") }
+        if !(0...Int(UInt32.max)).contains(mqtt.messageExpiry) {
+            refuse("mqtt.message_expiry", "must be 0 (never) to \(UInt32.max) seconds, got \(mqtt.messageExpiry)")
+        }
+        if mqtt.spool.memoryBytes < 0 {
+            refuse("mqtt.spool.memory_bytes", "must be 0 or more bytes, got \(mqtt.spool.memoryBytes)")
+        }
+        if !(mqtt.spool.drainRate >= 0) || !mqtt.spool.drainRate.isFinite {
+            refuse("mqtt.spool.drain_rate", "must be 0 (unlimited) or a positive number of messages per second, got \(mqtt.spool.drainRate)")
+        }
         if mqtt.spool.maxBytes < 1 {
             refuse("mqtt.spool.max_bytes", "must be more than 0 bytes (the spool is always bounded), got \(mqtt.spool.maxBytes)")
         }

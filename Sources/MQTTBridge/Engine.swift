@@ -14,6 +14,8 @@ final class Engine {
         var commands: AsyncStream<IncomingCommand>.Continuation
         var logger: Logger
         var status: @Sendable (MQTTStats) -> String
+        var birth: (@Sendable () -> String?)?
+        var markReplayed: (@Sendable (String?, [UInt8]) -> [UInt8])?
     }
 
     private let context: Context
@@ -24,6 +26,8 @@ final class Engine {
     private var client: MosquittoClient?
     private var store: any SpoolStore
     private var exiting = false
+    /// The birth document last published (nil: none yet).
+    private var lastBirth: String?
 
     init(_ context: Context) {
         self.context = context
@@ -34,7 +38,7 @@ final class Engine {
         store = MemorySpoolStore()
         if let directory = settings.spoolDirectory {
             do {
-                let disk = try DiskSpoolStore(directory: directory)
+                let disk = try DiskSpoolStore(directory: directory, memoryLimitBytes: settings.spoolMemoryLimitBytes)
                 let restored = SpoolState.restored(limitBytes: settings.spoolLimitBytes, entries: disk.existing())
                 for sequence in restored.dropped { disk.delete(sequence: sequence) }
                 spool = restored.state
@@ -49,12 +53,15 @@ final class Engine {
             }
         }
         machine = ConnectionMachine(settings: settings, spool: spool, droppedAtStart: dropped,
-                                    randomUnit: { Double.random(in: 0...1) })
-        if let spoolProblem { perform(machine.problem(spoolProblem)) }
+                                    publishesBirth: context.birth != nil,
+                                    randomUnit: { Double.random(in: 0...1) }, wallClock: Self.wallClock)
+        if let spoolProblem { perform(machine.spoolFolderProblem(spoolProblem)) }
     }
 
     /// The clock: seconds since boot (monotonic).
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    /// The time of day: seconds since 1970.
+    private static func wallClock() -> Double { Date().timeIntervalSince1970 }
 
     func run() {
         logger.info("mqtt: \(settings.description)")
@@ -79,10 +86,17 @@ final class Engine {
             enqueue(message)
         case .event(let event):
             handle(event)
-        case .reply(let route, let json):
-            perform(machine.replyRequested(route, json: json))
+        case .reply(let route, let json, let token):
+            perform(machine.replyRequested(route, json: json, token: token))
         case .statusChanged:
             perform(machine.statusChanged())
+            // The birth document follows the agent's state (a model or channels known later,
+            // a reload): published again when it changed.
+            if let birth = context.birth, let document = birth(), document != lastBirth {
+                perform(machine.birthChanged(now: Self.now()))
+            }
+        case .birthChanged:
+            perform(machine.birthChanged(now: Self.now()))
         case .shutdown(let seconds):
             perform(machine.shutdownRequested(deadline: Self.now() + seconds))
         }
@@ -97,22 +111,23 @@ final class Engine {
         case .disconnected(let generation, let cause):
             perform(machine.disconnected(generation: generation, cause: cause, now: Self.now()))
         case .published(let generation, let mid, let reason):
-            perform(machine.published(generation: generation, mid: mid, reason: reason))
+            perform(machine.published(generation: generation, mid: mid, reason: reason, now: Self.now()))
         case .message(let generation, let message):
             perform(machine.messageArrived(generation: generation, message))
         }
     }
 
-    /// Writes the message to the spool, then tells the machine.
+    /// Writes the message to the spool (disk, or memory when the disk refuses it), then
+    /// tells the machine.
     private func enqueue(_ message: OutgoingMessage) {
         let record = SpoolRecord(topic: message.topic, qos: message.qos ?? settings.qos,
                                  userProperties: message.userProperties, contentType: message.contentType,
-                                 payload: message.payload)
+                                 payload: message.payload, madeAt: Self.wallClock())
         do {
-            let bytes = try store.write(record, sequence: machine.spool.nextSequence)
-            perform(machine.spooled(bytes: bytes))
+            let written = try store.write(record, sequence: machine.spool.nextSequence)
+            perform(machine.spooled(bytes: written.bytes, diskError: written.diskError, now: Self.now()))
         } catch {
-            perform(machine.spoolWriteFailed(topic: message.topic, error: "\(error)"))
+            perform(machine.spoolWriteFailed(topic: message.topic, error: "\(error)", now: Self.now()))
         }
     }
 
@@ -147,6 +162,13 @@ final class Engine {
                 return machine.problem("subscribe to \(topic): \(error)")
             }
             return []
+        case .publishBirth:
+            guard let document = context.birth?() else { return machine.birthSkipped(now: Self.now()) }
+            lastBirth = document
+            switch publish(topic: settings.metaTopic, json: document, retain: true) {
+            case .success(let mid): return machine.birthSent(mid: mid, now: Self.now())
+            case .failure(let error): return machine.birthFailed("\(error)", now: Self.now())
+            }
         case .publishStatus:
             publishCounters()
             let json = context.status(context.shared.stats)
@@ -154,26 +176,25 @@ final class Engine {
                 return machine.problem("status publish: \(error)")
             }
             return []
-        case .sendReply(let route, let json):
-            if case .failure(let error) = publish(topic: route.topic, json: json, retain: false,
-                                                  correlationData: route.correlationData) {
-                return machine.problem("reply to \(route.topic): \(error)")
+        case .sendReply(let id, let route, let json):
+            switch publish(topic: route.topic, json: json, retain: false, correlationData: route.correlationData) {
+            case .success(let mid): return machine.replySent(id: id, mid: mid)
+            case .failure(let error): return machine.replyFailed(id: id, error: error)
             }
-            return []
-        case .send(let sequence):
-            return send(sequence: sequence)
+        case .send(let sequence, let replayed):
+            return send(sequence: sequence, replayed: replayed)
         case .deleteStored(let sequence):
             store.delete(sequence: sequence)
             return []
-        case .deliverCommand(let request, let route):
-            context.commands.yield(IncomingCommand(request: request, route: route))
+        case .deliverCommand(let request, let route, let token):
+            context.commands.yield(IncomingCommand(request: request, route: route, token: token))
             return []
         case .log(let level, let line):
             logger.log(level: level, "\(line)")
             return []
         case .exit:
             exiting = true
-            return []
+            return machine.lostAtExit(inMemory: store.heldInMemory)
         }
     }
 
@@ -205,27 +226,42 @@ final class Engine {
         }
     }
 
-    private func send(sequence: UInt64) -> [ConnectionMachine.Action] {
+    /// Publishes spooled message `sequence`: from the backlog (`replayed`) with the user
+    /// property `replayed: true` and the payload `markReplayed` gives; with what is left of
+    /// `messageExpiry`, or not at all once it expired.
+    private func send(sequence: UInt64, replayed: Bool) -> [ConnectionMachine.Action] {
         let record: SpoolRecord
         do {
             record = try store.read(sequence: sequence)
         } catch {
-            return machine.sendFailed(sequence: sequence, reason: .unreadable("\(error)"))
+            return machine.sendFailed(sequence: sequence, reason: .unreadable("\(error)"), now: Self.now())
+        }
+        var expiry: UInt32? = nil
+        switch record.expiry(after: settings.messageExpiry, now: Self.wallClock()) {
+        case .none: break
+        case .remaining(let seconds): expiry = seconds
+        case .expired(let age): return machine.sendFailed(sequence: sequence, reason: .expired(age: age), now: Self.now())
         }
         guard let client else {
             return machine.sendFailed(sequence: sequence, reason: .library(.noConnection, topic: record.topic,
-                                                                            bytes: record.payload.count))
+                                                                            bytes: record.payload.count), now: Self.now())
         }
-        let result = record.payload.withUnsafeBytes { bytes in
+        var properties = record.userProperties
+        var payload = record.payload
+        if replayed {
+            properties.append((name: "replayed", value: "true"))
+            if let mark = context.markReplayed { payload = mark(record.contentType, payload) }
+        }
+        let result = payload.withUnsafeBytes { bytes in
             client.publish(topic: record.topic, payload: bytes, qos: Int32(record.qos), retain: false,
-                           userProperties: record.userProperties, contentType: record.contentType)
+                           userProperties: properties, contentType: record.contentType, messageExpiry: expiry)
         }
         switch result {
         case .success(let mid):
             return machine.sent(sequence: sequence, mid: mid, now: Self.now())
         case .failure(let error):
             return machine.sendFailed(sequence: sequence, reason: .library(error, topic: record.topic,
-                                                                            bytes: record.payload.count))
+                                                                            bytes: payload.count), now: Self.now())
         }
     }
 
@@ -240,6 +276,8 @@ final class Engine {
     }
 
     private func publishCounters() {
-        context.shared.setEngineStats(machine.stats)
+        var stats = machine.stats
+        stats.inMemoryNow = store.heldInMemory
+        context.shared.setEngineStats(stats)
     }
 }

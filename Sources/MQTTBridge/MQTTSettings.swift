@@ -69,6 +69,30 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
     /// Upper bound of the spool in payload+header bytes; when full the oldest waiting
     /// messages are dropped and counted.
     public var spoolLimitBytes: Int = 256 * 1024 * 1024
+    /// Bytes of messages kept in memory when the spool's disk refuses a write (full, read-only,
+    /// gone): they are delivered from memory while the broker is connected, and what does not
+    /// fit is counted as lost (`stats.lost`). Also bounded by ``spoolLimitBytes``.
+    public var spoolMemoryLimitBytes: Int = 32 * 1024 * 1024
+    /// Messages per second the backlog (what waited in the spool) may use while it drains;
+    /// live messages always go first. 0 = as fast as the broker acknowledges.
+    public var drainRate: Double = 0
+    /// MQTT v5 message expiry interval of tensor messages in seconds, counted from when the
+    /// message was made (a spooled one is sent with what is left, or dropped and counted in
+    /// `stats.expired` once it is older); 0 = never expires.
+    public var messageExpiry: Int = 0
+    /// Commands handed to the agent and not yet answered, at most; beyond it a command is
+    /// answered `"error": "busy"` (a start/stop waits in one slot instead: ``CommandGate``).
+    public var commandLimit: Int = 64
+    /// Replies kept until the broker acknowledges them (waiting for a connection or sent and
+    /// not yet acknowledged); beyond it the oldest is dropped and counted (`stats.lostReplies`).
+    public var replyLimit: Int = 1024
+    /// A connection cut by the broker this soon after its CONNACK counts towards a client-id
+    /// takeover; one that lasts this long is stable (the backoff starts again from
+    /// ``reconnectDelay``). Seconds.
+    public var takeoverWindow: Double = 10
+    /// Connections cut in a row within ``takeoverWindow`` after which another client is
+    /// taken to be using the client id.
+    public var takeoverThreshold: Int = 3
     /// Capacity of the hand-over queue between ``MQTTBridge/publish(_:)`` and the bridge's
     /// thread; `publish` returns false when it is full.
     public var queueCapacity: Int = 256
@@ -88,6 +112,8 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
 
     /// `{prefix}/status`: retained status JSON, and the last will.
     public var statusTopic: String { topicPrefix + "/status" }
+    /// `{prefix}/meta`: the retained birth message that describes the stream.
+    public var metaTopic: String { topicPrefix + "/meta" }
     /// `{prefix}/cmd`: where operators send commands.
     public var commandTopic: String { topicPrefix + "/cmd" }
     /// `{prefix}/cmd/response`: where replies go when a request names no response topic.
@@ -111,6 +137,33 @@ public struct MQTTSettings: Sendable, CustomStringConvertible {
         }
         if !(connectTimeout > 0) { throw fail("connect_timeout", "must be positive") }
         if !(statusInterval >= 0) { throw fail("status_interval", "must be 0 or positive") }
+        if spoolMemoryLimitBytes < 0 { throw fail("spool.memory_bytes", "must be 0 or more") }
+        if !(drainRate >= 0) || !drainRate.isFinite { throw fail("spool.drain_rate", "must be 0 (unlimited) or a positive number of messages per second") }
+        if messageExpiry < 0 || messageExpiry > Int(UInt32.max) {
+            throw fail("message_expiry", "must be 0 (never) to \(UInt32.max) seconds")
+        }
+        if commandLimit < 1 { throw fail("command_limit", "must be at least 1") }
+        if replyLimit < 1 { throw fail("reply_limit", "must be at least 1") }
+        if !(takeoverWindow > 0) { throw fail("takeover_window", "must be positive") }
+        if takeoverThreshold < 1 { throw fail("takeover_threshold", "must be at least 1") }
+    }
+
+    /// Why `topic` cannot take a command's reply, or nil when it can. A reply goes to a valid
+    /// topic name (no wildcard, no `$`, not empty) outside the agent's prefix, or to
+    /// `{prefix}/cmd/response` and below: never onto a tensor, status, meta or command topic.
+    func responseTopicProblem(_ topic: String) -> String? {
+        do {
+            try Self.checkTopicName(topic, key: "response topic")
+        } catch let error as MQTTSettingsError {
+            return error.reason
+        } catch {
+            return "\(error)"
+        }
+        let inside = topic == topicPrefix || topic.hasPrefix(topicPrefix + "/")
+        if inside && topic != commandResponseTopic && !topic.hasPrefix(commandResponseTopic + "/") {
+            return "'\(topic)' is one of the agent's own topics; replies go to \(commandResponseTopic)[/...] or outside \(topicPrefix)/"
+        }
+        return nil
     }
 
     /// Checks that `topic` is a valid topic name to publish to: not empty, no wildcards,

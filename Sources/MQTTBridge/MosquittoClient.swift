@@ -147,6 +147,7 @@ extension DisconnectCause {
 /// MQTT v5 numbers used here; `mqtt_protocol.h` is not part of the `CMosquitto` shim.
 enum MQTTv5 {
     static let protocolVersion: Int32 = 5            // MQTT_PROTOCOL_V5
+    static let propMessageExpiryInterval: Int32 = 2  // MQTT_PROP_MESSAGE_EXPIRY_INTERVAL
     static let propContentType: Int32 = 3            // MQTT_PROP_CONTENT_TYPE
     static let propResponseTopic: Int32 = 8          // MQTT_PROP_RESPONSE_TOPIC
     static let propCorrelationData: Int32 = 9        // MQTT_PROP_CORRELATION_DATA
@@ -256,14 +257,17 @@ final class MosquittoClient: @unchecked Sendable {
         loopStarted.set()
     }
 
-    /// Publishes with MQTT v5 properties; returns the message id, or the immediate error
+    /// Publishes with MQTT v5 properties (content type, correlation data, user properties,
+    /// message expiry interval in seconds); returns the message id, or the immediate error
     /// (not connected, payload too large, bad topic).
     func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int32, retain: Bool,
                  userProperties: [(name: String, value: String)], contentType: String?,
-                 correlationData: [UInt8]? = nil) -> Result<Int32, MosquittoError> {
+                 correlationData: [UInt8]? = nil, messageExpiry: UInt32? = nil) -> Result<Int32, MosquittoError> {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
+        // MQTT v5 properties (the protocol's v3.1.1 has none of them).
         if let contentType { _ = mosquitto_property_add_string(&props, MQTTv5.propContentType, contentType) }
+        if let messageExpiry { _ = mosquitto_property_add_int32(&props, MQTTv5.propMessageExpiryInterval, messageExpiry) }
         if let correlationData {
             _ = correlationData.withUnsafeBytes { raw in
                 mosquitto_property_add_binary(&props, MQTTv5.propCorrelationData, raw.baseAddress,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Agent
 
 /// The `acoustic-edge` command: an edge agent that listens to machines.
 ///
@@ -18,7 +19,7 @@ struct AcousticEdge: AsyncParsableCommand {
             noise, separates the machine parts with a Demucs model and publishes one \
             1x240x240 log-mel tensor per part over MQTT, mirrored to disk as .pt files.
             """,
-        version: "0.1.0",
+        version: AgentVersion.current,
         subcommands: [
             InspectCommand.self,
             CheckConfigCommand.self,

@@ -2,11 +2,13 @@
 /// (`descr`, `fortran_order`, `shape`), then the raw data, as `numpy.save` writes and
 /// `numpy.load` reads it.
 public enum NPYFormat {
-    /// The bytes of a `.npy` file holding `tensor` as little-endian float32 (`<f4`).
-    public static func encode(_ tensor: Tensor) -> [UInt8] {
+    /// The bytes of a `.npy` file holding `tensor` as little-endian float32 (`<f4`), or
+    /// float16 (`<f2`) with `dtype: .float16`.
+    public static func encode(_ tensor: Tensor, dtype: TensorElementType = .float32) -> [UInt8] {
         let dims = tensor.shape.map(String.init)
         let shape = dims.count == 1 ? "(\(dims[0]),)" : "(\(dims.joined(separator: ", ")))"
-        var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }".utf8)
+        let descr = dtype == .float16 ? "<f2" : "<f4"
+        var header = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }".utf8)
         // Pad with spaces and end with a newline so the data starts 64-byte aligned.
         let total = 10 + header.count + 1
         header += repeatElement(0x20, count: (64 - total % 64) % 64)
@@ -14,7 +16,7 @@ public enum NPYFormat {
         var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
         out.appendLE16(UInt16(header.count))
         out += header
-        out.appendFloat32LE(tensor.values)
+        out.appendFloats(tensor.values, as: dtype)
         return out
     }
 

@@ -3,18 +3,19 @@
 /// records), readable by `torch.load(f, weights_only=True)`.
 ///
 /// The writer emits exactly the pickle opcodes torch 2.x emits for a contiguous float32
-/// tensor (`torch._utils._rebuild_tensor_v2` over a `torch.FloatStorage`), which the
-/// weights-only unpickler allows. The reader runs a small pickle machine that understands
+/// tensor (`torch._utils._rebuild_tensor_v2` over a `torch.FloatStorage`; a float16 one over
+/// a `torch.HalfStorage`, 2 bytes per element), which the weights-only unpickler allows. The reader runs a small pickle machine that understands
 /// what `torch.save` writes for a tensor (or an `nn.Parameter`) of float32, float16, bfloat16
 /// or float64 storage, with any offset and strides; anything else is refused by name.
 public enum PTFormat {
-    /// The bytes of a `.pt` file holding `tensor` as float32.
-    public static func encode(_ tensor: Tensor) -> [UInt8] {
+    /// The bytes of a `.pt` file holding `tensor` as float32, or float16 with `dtype: .float16`.
+    public static func encode(_ tensor: Tensor, dtype: TensorElementType = .float32) -> [UInt8] {
         let prefix = "archive/"
         var storage: [UInt8] = []
-        storage.appendFloat32LE(tensor.values)
+        storage.appendFloats(tensor.values, as: dtype)
         return StoredZip.write([
-            (prefix + "data.pkl", pickle(shape: tensor.shape, count: tensor.values.count)),
+            (prefix + "data.pkl", pickle(shape: tensor.shape, count: tensor.values.count,
+                                         storageType: dtype == .float16 ? "HalfStorage" : "FloatStorage")),
             (prefix + ".format_version", Array("1".utf8)),
             (prefix + ".storage_alignment", Array("64".utf8)),
             (prefix + "byteorder", Array("little".utf8)),
@@ -88,8 +89,9 @@ public enum PTFormat {
         return Tensor(shape: ref.shape, values: values)
     }
 
-    /// The pickle (protocol 2) torch writes for a contiguous float32 tensor on storage "0".
-    private static func pickle(shape: [Int], count: Int) -> [UInt8] {
+    /// The pickle (protocol 2) torch writes for a contiguous tensor on storage "0" of
+    /// `torch.<storageType>` (`FloatStorage`, `HalfStorage`).
+    private static func pickle(shape: [Int], count: Int, storageType: String) -> [UInt8] {
         var p: [UInt8] = [0x80, 2]
         func global(_ module: String, _ name: String) {
             p.append(UInt8(ascii: "c")); p += Array("\(module)\n\(name)\n".utf8)
@@ -113,7 +115,7 @@ public enum PTFormat {
         p.append(UInt8(ascii: "("))           // MARK: the arguments
         p.append(UInt8(ascii: "("))           // MARK: the persistent id
         unicode("storage")
-        global("torch", "FloatStorage")
+        global("torch", storageType)
         unicode("0")
         unicode("cpu")
         int(count)

@@ -18,25 +18,59 @@ public struct SafeTensorsFile: Sendable {
 /// `safetensors` library writes and reads it. Written here because no Debian or Swift package
 /// provides it; JSON goes through Foundation.
 public enum SafeTensorsFormat {
-    /// The bytes of a safetensors file holding `entries` as float32, in order, with `metadata`.
-    public static func encode(_ entries: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
+    /// The bytes of a safetensors file holding `entries` as float32 (or float16 with
+    /// `dtype: .float16`), in order, with `metadata`.
+    public static func encode(_ entries: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                              dtype: TensorElementType = .float32) -> [UInt8] {
         var header: [String: Any] = [:]
         var offset = 0
+        let width = dtype == .float16 ? 2 : 4
         for entry in entries {
-            let size = entry.tensor.values.count * 4
-            header[entry.name] = ["dtype": "F32", "shape": entry.tensor.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            let size = entry.tensor.values.count * width
+            header[entry.name] = ["dtype": dtype == .float16 ? "F16" : "F32", "shape": entry.tensor.shape,
+                                  "data_offsets": [offset, offset + size]] as [String: Any]
             offset += size
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
-        // Sorted keys: the same tensors and metadata always give the same bytes.
+        var out = frame(header: header, dataBytes: offset)
+        for entry in entries { out.appendFloats(entry.tensor.values, as: dtype) }
+        return out
+    }
+
+    /// The bytes of safetensors file `bytes` with `extra` merged into its `__metadata__` (an
+    /// existing key is replaced); the tensors' data is copied unchanged, only the header is
+    /// rewritten (its data offsets are relative to the data, so they stay valid). This is how a
+    /// payload encoded earlier gets a fact known only later (`replayed` when a spooled message
+    /// is sent again) without decoding and encoding its tensor.
+    public static func addingMetadata(_ extra: [String: String], to bytes: [UInt8],
+                                      what: String = "safetensors file") throws(TensorFormatError) -> [UInt8] {
+        let r = ByteReader(bytes: bytes, what: what)
+        let headerLength = try r.u64(0)
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw TensorFormatError("\(what): header length \(headerLength) exceeds the file (\(bytes.count) bytes); not a safetensors file?")
+        }
+        let dataStart = 8 + Int(headerLength)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])),
+              var header = object as? [String: Any] else {
+            throw TensorFormatError("\(what): header is not a JSON object")
+        }
+        var metadata = (header["__metadata__"] as? [String: Any]) ?? [:]
+        for (key, value) in extra { metadata[key] = value }
+        header["__metadata__"] = metadata
+        var out = frame(header: header, dataBytes: bytes.count - dataStart)
+        out += bytes[dataStart...]
+        return out
+    }
+
+    /// The length and the JSON header (sorted keys: the same tensors and metadata always give
+    /// the same bytes), padded with spaces so the data starts 8-byte aligned, as the library does.
+    private static func frame(header: [String: Any], dataBytes: Int) -> [UInt8] {
         var json = Array((try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8))
-        // Pad the header with spaces so the data starts 8-byte aligned, as the library does.
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + json.count + offset)
+        out.reserveCapacity(8 + json.count + dataBytes)
         out.appendLE64(UInt64(json.count))
         out += json
-        for entry in entries { out.appendFloat32LE(entry.tensor.values) }
         return out
     }
 

@@ -43,8 +43,9 @@ public struct TensorFormatError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The element types the readers understand. Writers always write float32.
-public enum TensorElementType: String, Sendable {
+/// The element types the readers understand. Writers write float32, or float16 where a
+/// writer takes a `dtype` (``TensorElementType/writable``).
+public enum TensorElementType: String, Sendable, CaseIterable {
     /// IEEE 754 binary32.
     case float32
     /// IEEE 754 binary16.
@@ -62,6 +63,9 @@ public enum TensorElementType: String, Sendable {
         case .float64: 8
         }
     }
+
+    /// The types the writers can write: float32 and float16.
+    public static let writable: [TensorElementType] = [.float32, .float16]
 
     /// Converts `count` little-endian elements starting at `offset` of `bytes` into floats,
     /// taking every `stride`-th element.
@@ -104,6 +108,19 @@ extension Array where Element == UInt8 {
             append(UInt8(truncatingIfNeeded: bits >> 8))
             append(UInt8(truncatingIfNeeded: bits >> 16))
             append(UInt8(truncatingIfNeeded: bits >> 24))
+        }
+    }
+
+    /// Appends `values` as little-endian elements of `type` (float32 or float16; float16
+    /// rounds to nearest, ties to even, as `torch.Tensor.half()` and numpy's `astype` do).
+    mutating func appendFloats(_ values: [Float], as type: TensorElementType) {
+        switch type {
+        case .float16:
+            reserveCapacity(count + 2 * values.count)
+            for v in values { appendLE16(Float16(v).bitPattern) }
+        case .float32, .bfloat16, .float64:
+            precondition(type == .float32, "writers write float32 or float16, not \(type)")
+            appendFloat32LE(values)
         }
     }
 

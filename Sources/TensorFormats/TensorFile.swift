@@ -20,10 +20,12 @@ public enum TensorFile {
         return try format.decode(try readBytes(path: path), what: path)
     }
 
-    /// Writes `tensor` to `path` in the format of its extension, atomically.
-    public static func write(_ tensor: Tensor, to path: String, metadata: [String: String] = [:]) throws(TensorFormatError) {
+    /// Writes `tensor` to `path` in the format of its extension (elements of `dtype`: float32
+    /// or float16), atomically.
+    public static func write(_ tensor: Tensor, to path: String, metadata: [String: String] = [:],
+                             dtype: TensorElementType = .float32) throws(TensorFormatError) {
         let format = try format(of: path)
-        try writeAtomically(format.encode(tensor, metadata: metadata), to: path)
+        try writeAtomically(format.encode(tensor, metadata: metadata, dtype: dtype), to: path)
     }
 
     /// The whole content of a file, or an error naming the path and the system's reason.

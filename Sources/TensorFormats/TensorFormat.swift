@@ -31,12 +31,13 @@ public enum TensorFormat: String, Sendable, Equatable, CaseIterable {
         }
     }
 
-    /// The bytes of `tensor` in this format; safetensors carries `metadata`.
-    public func encode(_ tensor: Tensor, metadata: [String: String] = [:]) -> [UInt8] {
+    /// The bytes of `tensor` in this format with elements of `dtype` (float32 or float16);
+    /// safetensors carries `metadata`.
+    public func encode(_ tensor: Tensor, metadata: [String: String] = [:], dtype: TensorElementType = .float32) -> [UInt8] {
         switch self {
-        case .pt: PTFormat.encode(tensor)
-        case .npy: NPYFormat.encode(tensor)
-        case .safetensors: SafeTensorsFormat.encode([("tensor", tensor)], metadata: metadata)
+        case .pt: PTFormat.encode(tensor, dtype: dtype)
+        case .npy: NPYFormat.encode(tensor, dtype: dtype)
+        case .safetensors: SafeTensorsFormat.encode([("tensor", tensor)], metadata: metadata, dtype: dtype)
         }
     }
 

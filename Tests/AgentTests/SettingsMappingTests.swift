@@ -21,6 +21,9 @@ final class SettingsMappingTests: XCTestCase {
         config.tls.keyFile = "/etc/ae/agent.key"
         config.spool.dir = "/var/lib/ae/spool"
         config.spool.maxBytes = 1 << 20
+        config.spool.memoryBytes = 5 << 20
+        config.spool.drainRate = 12.5
+        config.messageExpiry = 600
         let settings = MQTTSettings(config: config, hostName: "node7")
         XCTAssertEqual(settings.clientID, "acoustic-edge-node7")
         XCTAssertEqual(settings.host, "broker.plant")
@@ -32,6 +35,10 @@ final class SettingsMappingTests: XCTestCase {
         XCTAssertEqual(settings.tensorTopic(mic: 3, source: "valve"), "plant/line3/node7/mic3/valve")
         XCTAssertEqual(settings.spoolDirectory, "/var/lib/ae/spool")
         XCTAssertEqual(settings.spoolLimitBytes, 1 << 20)
+        XCTAssertEqual(settings.spoolMemoryLimitBytes, 5 << 20)
+        XCTAssertEqual(settings.drainRate, 12.5)
+        XCTAssertEqual(settings.messageExpiry, 600)
+        XCTAssertEqual(settings.metaTopic, "plant/line3/node7/meta")
         XCTAssertNoThrow(try settings.validate())
         config.tls.enabled = false
         config.passwordFile = "/run/pw"

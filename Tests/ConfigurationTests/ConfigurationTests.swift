@@ -293,6 +293,11 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         ("mqtt:\n  tls:\n    enabled: true\n    cert_file: c.pem\n", "mqtt.tls.cert_file"),
         ("mqtt:\n  tls:\n    enabled: true\n    key_file: k.pem\n", "mqtt.tls.key_file"),
         ("mqtt:\n  spool:\n    max_bytes: 0\n", "mqtt.spool.max_bytes"),
+        ("mqtt:\n  spool:\n    drain_rate: -1\n", "mqtt.spool.drain_rate"),
+        ("mqtt:\n  spool:\n    drain_rate: .nan\n", "mqtt.spool.drain_rate"),
+        ("mqtt:\n  spool:\n    memory_bytes: -1\n", "mqtt.spool.memory_bytes"),
+        ("mqtt:\n  message_expiry: -5\n", "mqtt.message_expiry"),
+        ("mqtt:\n  message_expiry: 4294967296\n", "mqtt.message_expiry"),
         ("metrics:\n  port: -1\n", "metrics.port"),
         ("metrics:\n  port: 65536\n", "metrics.port"),
     ])
@@ -316,6 +321,10 @@ private func leafKeys(_ node: Node?, prefix: String = "") -> Set<String> {
         #expect(refusal("capture:\n  sample_rate: -1\n")?.reason == "must be a positive rate up to 1000000 Hz, got -1")
         #expect(refusal("mel:\n  f_max: 9000\n")?.reason == "must be more than 0 and at most sample_rate / 2 (8000 Hz) or null, got 9000")
         #expect(refusal("capture:\n  segment_seconds: 0.00001\n")?.reason == "1e-05 s at 16000 Hz is not a whole number of samples")
+        #expect(refusal("mqtt:\n  spool:\n    drain_rate: -2\n")?.description
+                == "agent.yaml:3: mqtt.spool.drain_rate: must be 0 (unlimited) or a positive number of messages per second, got -2.0")
+        #expect(refusal("mqtt:\n  payload_dtype: bfloat16\n")?.description
+                == "agent.yaml:2: mqtt.payload_dtype: expected float32 or float16, got the string 'bfloat16'")
     }
 
     @Test func valuesAtTheirLimitsAreAccepted() throws {

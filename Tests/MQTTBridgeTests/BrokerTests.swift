@@ -54,6 +54,7 @@ final class BrokerTests: XCTestCase {
         let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/+/+"], count: 6)
         let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
         bridge.start()
+        XCTAssertTrue(Wait.until(10) { bridge.stats.connected }, "published live (before the first CONNACK they would go out replayed)")
         var sent: [OutgoingMessage] = []
         for index in 0..<3 {
             for (mic, source) in [(0, "fan"), (1, "pump")] {
@@ -112,7 +113,8 @@ final class BrokerTests: XCTestCase {
     }
 
     /// A broker restarted without persistence forgets the retained status; the bridge
-    /// publishes it again when it reconnects, with the outage as last error.
+    /// publishes it again when it reconnects: the outage is over, so it is no longer the last
+    /// error but one of the recent ones, with when it began and ended.
     func testStatusRepublishedAfterReconnect() async throws {
         let broker = try TestBroker()
         let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
@@ -126,8 +128,15 @@ final class BrokerTests: XCTestCase {
         XCTAssertEqual(status.first?.retain, true)
         let text = status.first?.payloadText ?? ""
         XCTAssertTrue(text.contains(#""state":"online""#), text)
-        XCTAssertTrue(text.contains(#""last_error":"#), text)
+        XCTAssertFalse(text.contains(#""last_error":"#), "recovered: \(text)")
+        guard case .object(let document)? = JSONValue.parse(Array(text.utf8)),
+              case .array(let recent)? = document["recent_errors"], case .object(let outage)? = recent.last else {
+            return XCTFail(text)
+        }
+        XCTAssertNotNil(outage["at"])
+        XCTAssertNotNil(outage["cleared_at"])
         XCTAssertEqual(bridge.stats.connections, 2)
+        XCTAssertNil(bridge.stats.lastError)
         await bridge.shutdown(flushWithin: 1)
     }
 
@@ -136,7 +145,8 @@ final class BrokerTests: XCTestCase {
         let bridge = try MQTTBridge(settings: bridgeSettings(port: broker.port))
         bridge.start()
         XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
-        let replies = try PahoSubscriber(port: broker.port, topics: ["plant/cmd/response", "ops/reply/+"], count: 5, timeout: 20)
+        let replies = try PahoSubscriber(port: broker.port, topics: ["plant/cmd/response", "ops/reply/+"], count: 7, timeout: 20)
+        let agentTopics = try PahoSubscriber(port: broker.port, topics: ["plant/mic0/+", "plant/status"], count: 1000, timeout: 30)
         let mosquittoPub = "/usr/bin/mosquitto_pub"
         func send(_ payload: String, _ extra: [String] = []) throws {
             try ReferenceHarness.run(mosquittoPub, ["-V", "5", "-p", String(broker.port), "-q", "1",
@@ -150,6 +160,10 @@ final class BrokerTests: XCTestCase {
         try send(#"{"command":"calibrate","seconds":"ten","id":"c1"}"#)
         try send(#"{"command":"calibrate","seconds":3,"id":"c2"}"#,
                  ["-D", "publish", "response-topic", "ops/reply/7", "-D", "publish", "correlation-data", "req-42"])
+        // A response topic that is one of the agent's own (a tensor topic): refused, answered
+        // on the default topic, never published to. mosquitto itself refuses a wildcard there.
+        try send(#"{"command":"stop","id":"t1"}"#, ["-D", "publish", "response-topic", "plant/mic0/mix"])
+        try send(#"{"command":"status","id":"t2"}"#, ["-D", "publish", "response-topic", "plant/status"])
         // Clear the retained command for good measure.
         try ReferenceHarness.run(mosquittoPub, ["-p", String(broker.port), "-t", "plant/cmd", "-r", "-n"])
 
@@ -163,7 +177,7 @@ final class BrokerTests: XCTestCase {
         if let second { bridge.reply(to: second, CommandReply(id: "c2", command: "calibrate", ok: true)) }
 
         let got = replies.finish()
-        XCTAssertEqual(got.count, 5, replies.stderr)
+        XCTAssertEqual(got.count, 7, replies.stderr)
         let byID = Dictionary(got.compactMap { r -> (String, Received)? in
             guard let text = r.payloadText, case .object(let o)? = JSONValue.parse(Array(text.utf8)) else { return nil }
             if case .string(let id)? = o["id"] { return (id, r) }
@@ -177,6 +191,17 @@ final class BrokerTests: XCTestCase {
         XCTAssertEqual(byID["c2"]?.topic, "ops/reply/7", "v5 response topic honoured")
         XCTAssertEqual(byID["c2"]?.correlation_data_hex, Array("req-42".utf8).map { String(format: "%02x", $0) }.joined())
         XCTAssertNil(byID["retained"], "retained command ignored")
+        XCTAssertEqual(byID["t1"]?.topic, "plant/cmd/response")
+        XCTAssertEqual(byID["t1"]?.payloadText,
+                       #"{"command":"stop","error":"response topic refused: 'plant/mic0/mix' is one of the agent's own topics; replies go to plant/cmd/response[/...] or outside plant/","id":"t1","ok":false}"#)
+        XCTAssertEqual(byID["t2"]?.topic, "plant/cmd/response")
+        XCTAssertEqual(bridge.stats.refusedCommands, 5, "malformed, unknown, wrong type, two response topics")
+        XCTAssertNil(bridge.stats.lastError, "a refused command is not the agent's error")
+        usleep(300_000)
+        agentTopics.kill()
+        XCTAssertEqual(agentTopics.received.filter { $0.topic == "plant/mic0/mix" }.count, 0, "nothing on the tensor topic")
+        XCTAssertFalse(agentTopics.received.contains { $0.topic == "plant/status" && !$0.retain && ($0.payloadText ?? "").contains("t2") },
+                       "no reply on the status topic")
         await bridge.shutdown(flushWithin: 1)
     }
 

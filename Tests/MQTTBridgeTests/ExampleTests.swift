@@ -94,6 +94,13 @@ final class ExampleTests: XCTestCase {
         var commands = bridge.commands.makeAsyncIterator()
         let command = await commands.next()
         XCTAssertEqual(command?.request.id, "from-operator", "only the operator's command reaches the agent")
+        // A topic the ACL does not give the agent: mosquitto answers the QoS 1 publish with
+        // PUBACK 135, and the bridge counts the message as refused and drops it.
+        XCTAssertEqual(bridge.stats.refused, 0)
+        XCTAssertTrue(bridge.publish(OutgoingMessage(topic: "plant/mic0/fan/extra", payload: [1, 2, 3])))
+        XCTAssertTrue(Wait.until(10) { bridge.stats.refused == 1 }, "\(bridge.stats)")
+        XCTAssertEqual(bridge.stats.spooledMessages, 0, "dropped, not retried")
+        XCTAssertEqual(bridge.stats.lastError?.hasSuffix("Not authorized (reason code 135)"), true, bridge.stats.lastError ?? "-")
         await bridge.shutdown(flushWithin: 1)
     }
 }

@@ -184,58 +184,104 @@ final class ResilienceTests: XCTestCase {
         await second.shutdown(flushWithin: 1)
     }
 
-    /// The broker goes away mid-stream for `AE_MQTT_OUTAGE_SECONDS` (20 by default) while the
-    /// agent keeps publishing 20 messages a second (every 10th one a full 1x240x240 tensor
-    /// size): nothing is lost and the order is kept.
-    func testBrokerOutageLosesNothingAndKeepsOrder() async throws {
-        let outage = Double(ProcessInfo.processInfo.environment["AE_MQTT_OUTAGE_SECONDS"] ?? "") ?? 20
+    /// The broker goes away for `AE_MQTT_OUTAGE_SECONDS` (60 by default; stopped and restarted
+    /// on the same port, with its persistence, so nothing the broker acknowledged is lost on its
+    /// side) while the agent keeps making "segments" of 8 full-size tensors (231 kB) a second.
+    /// Then: nothing lost, the backlog in order and marked replayed, the birth before it, and
+    /// every live tensor made during the drain arrives within one segment of being made. The
+    /// backlog is paced (`AE_MQTT_DRAIN_RATE`, 50 messages/s by default; 0 = unlimited, which
+    /// drains ~500 tensors in about 2 s here) so that many live tensors are made during the drain.
+    func testBrokerOutageLosesNothingAndLiveTensorsOvertakeTheBacklog() async throws {
+        let outage = Double(ProcessInfo.processInfo.environment["AE_MQTT_OUTAGE_SECONDS"] ?? "") ?? 60
+        let segmentSeconds = 1.0, tensorsPerSegment = 8, bytes = 231_437
         let broker = try TestBroker(.init(persistence: true))
         let spool = try ReferenceHarness.makeScratchFolder(prefix: "spool")
         defer { try? FileManager.default.removeItem(at: spool) }
-        let period = 0.05
-        let before = 3.0, after = 3.0
-        let total = Int((before + outage + after) / period)
-        // QoS 1 may deliver a message twice (its PUBACK lost in the outage): the subscriber
-        // runs until every index was seen, not for a number of messages.
-        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/mic0/+"], count: total * 2,
-                                            timeout: before + outage + after + 60,
+        let subscriber = try PahoSubscriber(port: broker.port, topics: ["plant/meta", "plant/+/+"], count: 1_000_000,
+                                            timeout: outage + 240,
                                             clientID: "ml-consumer-\(UUID().uuidString.prefix(6))", persistentSession: true)
         var settings = bridgeSettings(port: broker.port)
         settings.spoolDirectory = spool.path
         settings.reconnectDelayMax = 2
-        let bridge = try MQTTBridge(settings: settings)
+        settings.drainRate = Double(ProcessInfo.processInfo.environment["AE_MQTT_DRAIN_RATE"] ?? "") ?? 50
+        let births = Counter()
+        let bridge = try MQTTBridge(settings: settings, birth: { #"{"birth":\#(births.next())}"# })
         bridge.start()
         XCTAssertTrue(Wait.until(10) { bridge.stats.connected })
 
+        // Segments: before (3 s), the outage, then until the backlog has drained plus 3 s.
+        var madeAt: [Int: Double] = [:]
         let start = Date()
-        var brokerStopped = false, brokerRestarted = false
+        var stoppedAt: Double?, restartedAt: Double?, drainedAt: Double?
         var maxSpooled = 0
-        for index in 0..<total {
-            let due = start.addingTimeInterval(Double(index) * period)
+        var segment = 0
+        while true {
+            let due = start.addingTimeInterval(Double(segment) * segmentSeconds)
             let wait = due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(wait * 1e6)) }
             let elapsed = Date().timeIntervalSince(start)
-            if !brokerStopped, elapsed >= before { broker.stop(); brokerStopped = true }
-            if brokerStopped, !brokerRestarted, elapsed >= before + outage { try broker.start(); brokerRestarted = true }
-            let bytes = index % 10 == 0 ? 231_437 : 2_000
-            XCTAssertTrue(bridge.publish(tensorMessage(mic: 0, source: "fan", index: index, bytes: bytes)))
+            if stoppedAt == nil, elapsed >= 3 { broker.stop(); stoppedAt = Date().timeIntervalSince1970 }
+            if stoppedAt != nil, restartedAt == nil, elapsed >= 3 + outage {
+                try broker.start()
+                restartedAt = Date().timeIntervalSince1970
+            }
+            if restartedAt != nil, drainedAt == nil, bridge.stats.connected, bridge.stats.backlog == 0, bridge.stats.inFlight == 0 {
+                drainedAt = Date().timeIntervalSince1970
+            }
+            if let drainedAt, Date().timeIntervalSince1970 > drainedAt + 3 { break }
+            if elapsed > 3 + outage + 180 { XCTFail("the backlog did not drain in 180 s: \(bridge.stats)"); break }
+            for k in 0..<tensorsPerSegment {
+                let index = segment * tensorsPerSegment + k
+                let message = tensorMessage(mic: k / 2, source: k % 2 == 0 ? "fan" : "pump", index: index, bytes: bytes)
+                madeAt[index] = Date().timeIntervalSince1970
+                XCTAssertTrue(bridge.publish(message))
+            }
             maxSpooled = max(maxSpooled, bridge.stats.spooledMessages)
+            segment += 1
         }
-        func indices() -> [Int] { subscriber.received.compactMap { $0.property("segment_index") }.compactMap(Int.init) }
-        Wait.until(60) { Set(indices()).count >= total }
+        let total = segment * tensorsPerSegment
+        func indices() -> Set<Int> { Set(subscriber.received.compactMap { $0.property("segment_index").flatMap(Int.init) }) }
+        Wait.until(30) { indices().count >= total }
         usleep(500_000)   // late duplicates, if any
         subscriber.kill()
         let received = subscriber.received
-        let sequence = received.compactMap { $0.property("segment_index") }.compactMap(Int.init)
-        var firstSeen: [Int] = []
-        var seen = Set<Int>()
-        for value in sequence where seen.insert(value).inserted { firstSeen.append(value) }
-        XCTAssertEqual(firstSeen, Array(0..<total), "nothing lost, order kept (\(sequence.count - firstSeen.count) duplicates)")
-        XCTAssertGreaterThan(maxSpooled, Int(outage / period) / 2, "messages waited in the spool during the outage")
+        var firstArrival: [Int: Received] = [:]
+        var duplicates = 0
+        for message in received {
+            guard let index = message.property("segment_index").flatMap(Int.init) else { continue }
+            if firstArrival[index] == nil { firstArrival[index] = message } else { duplicates += 1 }
+        }
+        let lost = (0..<total).filter { firstArrival[$0] == nil }
+        XCTAssertEqual(lost, [], "nothing lost")
+        let replayed = received.filter { $0.property("replayed") == "true" }
+        let replayedOrder = replayed.compactMap { $0.property("segment_index").flatMap(Int.init) }
+        var seenReplayed = Set<Int>()
+        let replayedFirst = replayedOrder.filter { seenReplayed.insert($0).inserted }
+        XCTAssertEqual(replayedFirst, replayedFirst.sorted(), "the backlog drains in order")
+        XCTAssertGreaterThan(replayedFirst.count, Int(outage / segmentSeconds) * tensorsPerSegment / 2, "the outage's tensors waited")
+        // The birth after the restart comes before the backlog.
+        let topics = received.map { $0.topic == "plant/meta" ? "meta" : ($0.property("replayed") ?? "live") }
+        let firstReplayed = topics.firstIndex(of: "true") ?? 0
+        XCTAssertTrue(topics[..<firstReplayed].filter { $0 == "meta" }.count >= 2, "a birth at each connection, before the backlog")
+        // Live tensors made while the backlog drained: arrival - making.
+        guard let restartedAt, let drainEnd = replayed.compactMap(\.received_at).max() else { return XCTFail("no drain") }
+        let liveDuringDrain = (0..<total).compactMap { index -> Double? in
+            guard let made = madeAt[index], made >= restartedAt, made <= drainEnd, let got = firstArrival[index],
+                  got.property("replayed") == nil, let at = got.received_at else { return nil }
+            return at - made
+        }
+        let worst = liveDuringDrain.max() ?? 0
+        let median = liveDuringDrain.sorted()[liveDuringDrain.count / 2]
+        XCTAssertFalse(liveDuringDrain.isEmpty, "live tensors were made during the drain")
+        XCTAssertLessThan(worst, segmentSeconds, "every live tensor within one segment of being made")
         let stats = await bridge.shutdown(flushWithin: 5)
-        XCTAssertEqual(stats.dropped, 0)
+        XCTAssertEqual(stats.dropped + stats.lost, 0)
         XCTAssertGreaterThanOrEqual(stats.connections, 2, "reconnected")
-        print("outage \(outage) s: \(total) messages, \(sequence.count - firstSeen.count) duplicates, max spooled \(maxSpooled), attempts \(stats.attempts)")
+        print(String(format: "outage %.0f s (8 x 231 kB per 1-s segment, drain_rate %.0f/s): %d tensors, lost %d, duplicates %d, max spooled %d; "
+                     + "backlog of %d drained in %.1f s after the restart; live latency during the drain: median %.3f s, max %.3f s "
+                     + "(%d live tensors); attempts %d",
+                     outage, settings.drainRate, total, lost.count, duplicates, maxSpooled, replayedFirst.count, drainEnd - restartedAt,
+                     median, worst, liveDuringDrain.count, stats.attempts))
     }
 }
 
@@ -363,7 +409,8 @@ final class SpoolOnDiskTests: XCTestCase {
     }
 
     /// Full-size tensors (1x240x240 float32 as .pt, 231 kB) through the disk spool to a
-    /// subscriber: far above the agent's need (4 mics x 4 sources per 10 s = 1.6/s).
+    /// subscriber: every one, in order (the rate is printed: the agent needs 4 mics x 4
+    /// sources per 10 s = 1.6/s).
     func testThroughputOfFullSizeTensors() async throws {
         let broker = try TestBroker()
         let spool = try ReferenceHarness.makeScratchFolder(prefix: "spool")
@@ -382,11 +429,13 @@ final class SpoolOnDiskTests: XCTestCase {
         }
         XCTAssertTrue(Wait.until(120) { bridge.stats.delivered == count })
         let seconds = Date().timeIntervalSince(start)
-        XCTAssertEqual(subscriber.finish().count, count)
+        let got = subscriber.finish()
+        XCTAssertEqual(got.compactMap { $0.property("segment_index").flatMap(Int.init) }, Array(0..<count), "everything, in order")
+        XCTAssertEqual(got.map(\.length), Array(repeating: 231_437, count: count))
+        // A figure, not an assertion: the speed belongs to a benchmark on an idle machine.
         let rate = Double(count) / seconds
         print(String(format: "throughput: %d x 231 kB through the disk spool in %.2f s = %.0f messages/s (%.0f MB/s)",
                      count, seconds, rate, rate * 0.231437))
-        XCTAssertGreaterThan(rate, 16, "ten times the agent's need")
         await bridge.shutdown(flushWithin: 1)
     }
 }

@@ -155,8 +155,14 @@ struct Received: Decodable {
     var user_properties: [[String]]
     var content_type: String?
     var correlation_data_hex: String?
+    /// When paho got it (seconds since 1970).
+    var received_at: Double?
+    /// The MQTT v5 message expiry interval it arrived with.
+    var message_expiry: Int?
 
-    var payloadText: String? {
+    var payloadText: String? { payloadBytes.map { String(decoding: $0, as: UTF8.self) } }
+    func property(_ name: String) -> String? { user_properties.first { $0.first == name }?.last }
+    var payloadBytes: [UInt8]? {
         guard let hex = payload_hex else { return nil }
         var bytes: [UInt8] = []
         var index = hex.startIndex
@@ -165,9 +171,8 @@ struct Received: Decodable {
             bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
             index = next
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
-    func property(_ name: String) -> String? { user_properties.first { $0.first == name }?.last }
 }
 
 /// `Tests/reference/mqtt_subscriber.py` running in the background: paho-mqtt, MQTT v5.

@@ -53,6 +53,72 @@ final class ReferenceRoundTripTests: XCTestCase {
         XCTAssertEqual(output.trimmingCharacters(in: .whitespacesAndNewlines), "ok \(cases.count * 5)")
     }
 
+    /// float16 files (`mqtt.payload_dtype: float16`): torch.load gets a HalfStorage tensor,
+    /// safetensors an F16 one, numpy `<f2`, each value rounded exactly as torch's `half()`
+    /// rounds it: ties to even, overflow to infinity, underflow to subnormals and zero.
+    func testFloat16FilesHoldWhatTorchsHalfConversionGives() throws {
+        var random = SplitMix64(seed: 16)
+        let mel = (0..<(240 * 240)).map { _ in Float.random(in: -100...40, using: &random) }
+        let edges: [Float] = [
+            65504, 65519.99, 65520, -65520, 1e-8, 5.9604645e-8, 2.9802322e-8, 6.1e-5,
+            1 + 1.0 / 2048, 1 + 3.0 / 2048, -(1 + 1.0 / 2048), 0.1, -0.0, .infinity, -.infinity, .nan,
+        ]
+        let cases: [(name: String, tensor: Tensor)] = [
+            ("half_mel", Tensor(shape: [1, 240, 240], values: mel)),
+            ("half_edges", Tensor(shape: [4, 4], values: edges)),
+        ]
+        let dir = try ReferenceHarness.makeScratchFolder(prefix: "tensor-half")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var listing: [String: Any] = [:]
+        for (name, tensor) in cases {
+            for ext in ["pt", "npy", "safetensors"] {
+                try TensorFile.write(tensor, to: dir.appendingPathComponent("\(name).\(ext)").path,
+                                     metadata: ext == "safetensors" ? ["dtype": "float16"] : [:], dtype: .float16)
+            }
+            var bits: [UInt8] = []
+            for value in tensor.values {
+                withUnsafeBytes(of: value.bitPattern.littleEndian) { bits.append(contentsOf: $0) }
+            }
+            try Data(bits).write(to: dir.appendingPathComponent("\(name).expected.bin"))
+            listing[name] = ["shape": tensor.shape, "metadata": ["dtype": "float16"], "tensor_name": "tensor",
+                             "dtype": "float16"] as [String: Any]
+        }
+        try JSONSerialization.data(withJSONObject: listing).write(to: dir.appendingPathComponent("cases.json"))
+        let output = try ReferenceHarness.python("tensor_read_reference.py", [dir.path])
+        XCTAssertEqual(output.trimmingCharacters(in: .whitespacesAndNewlines), "ok \(cases.count * 5)")
+        // Half the bytes, and our reader gives back the rounded values.
+        let full = TensorFormat.pt.encode(cases[0].tensor), half = TensorFormat.pt.encode(cases[0].tensor, dtype: .float16)
+        XCTAssertLessThan(Double(half.count), 0.51 * Double(full.count))
+        let back = try TensorFormat.pt.decode(half, what: "half")
+        XCTAssertEqual(back.values.first, Float(Float16(mel[0])))
+    }
+
+    /// A safetensors payload gets metadata added later (`replayed`) with its tensor bytes
+    /// unchanged; the library reads the new metadata and the same tensor.
+    func testMetadataAddedToAnEncodedSafetensorsPayload() throws {
+        var random = SplitMix64(seed: 5)
+        let tensor = Tensor(shape: [1, 240, 240], values: (0..<(240 * 240)).map { _ in Float.random(in: -80...0, using: &random) })
+        let original = TensorFormat.safetensors.encode(tensor, metadata: ["mic": "0", "segment_index": "3"])
+        let marked = try SafeTensorsFormat.addingMetadata(["replayed": "true"], to: original)
+        XCTAssertEqual(Array(marked.suffix(240 * 240 * 4)), Array(original.suffix(240 * 240 * 4)), "data copied as is")
+        let dir = try ReferenceHarness.makeScratchFolder(prefix: "tensor-meta")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(marked).write(to: dir.appendingPathComponent("t.safetensors"))
+        try TensorFile.write(tensor, to: dir.appendingPathComponent("t.pt").path)
+        try TensorFile.write(tensor, to: dir.appendingPathComponent("t.npy").path)
+        var bits: [UInt8] = []
+        for value in tensor.values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bits.append(contentsOf: $0) } }
+        try Data(bits).write(to: dir.appendingPathComponent("t.expected.bin"))
+        let listing = ["t": ["shape": [1, 240, 240], "metadata": ["mic": "0", "segment_index": "3", "replayed": "true"],
+                             "tensor_name": "tensor"] as [String: Any]]
+        try JSONSerialization.data(withJSONObject: listing).write(to: dir.appendingPathComponent("cases.json"))
+        XCTAssertEqual(try ReferenceHarness.python("tensor_read_reference.py", [dir.path])
+            .trimmingCharacters(in: .whitespacesAndNewlines), "ok 5")
+        XCTAssertThrowsError(try SafeTensorsFormat.addingMetadata(["a": "b"], to: [1, 2, 3], what: "payload")) {
+            XCTAssertTrue("\($0)".hasPrefix("payload is truncated"), "\($0)")
+        }
+    }
+
     /// The check can fail: a file whose values differ from what it claims is caught.
     func testTheReferenceCheckCatchesAWrongValue() throws {
         let dir = try ReferenceHarness.makeScratchFolder(prefix: "tensor-roundtrip-wrong")

@@ -59,17 +59,54 @@ def broker(tmp_path):
     proc.wait(10)
 
 
-class Subscriber:
-    """A paho-mqtt v5 client that records every message under the prefix."""
+class Broker:
+    """A private mosquitto on a free loopback port that can be stopped (SIGTERM: it saves its
+    persistence) and started again on the same port."""
 
-    def __init__(self, port, topics):
+    def __init__(self, folder, persistence=False):
+        self.port = free_port()
+        self.conf = folder / "mosquitto-restartable.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence {str(persistence).lower()}\n"
+                             f"persistence_location {folder}/\nautosave_interval 1\n"
+                             + ("user root\n" if os.geteuid() == 0 else ""))
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("mosquitto did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class Subscriber:
+    """A paho-mqtt v5 client that records every message under the prefix. With `client_id`
+    the session is persistent (clean_start False, session expiry), and paho reconnects by
+    itself, so a broker restart loses nothing queued for it."""
+
+    def __init__(self, port, topics, client_id="", persistent=False):
         self.messages = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.on_message = self.on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
+        properties = None
+        if persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 600
+        self.client.connect("127.0.0.1", port, clean_start=not persistent, properties=properties)
         self.client.loop_start()
         self.client.subscribe([(t, 1) for t in topics])
         assert subscribed.wait(10)
@@ -78,7 +115,8 @@ class Subscriber:
         props = dict(getattr(msg.properties, "UserProperty", []) or [])
         with self.lock:
             self.messages.append({"topic": msg.topic, "payload": bytes(msg.payload), "retain": msg.retain,
-                                  "props": props, "content_type": getattr(msg.properties, "ContentType", None)})
+                                  "props": props, "content_type": getattr(msg.properties, "ContentType", None),
+                                  "at": time.time()})
 
     def tensors(self):
         with self.lock:
@@ -221,14 +259,7 @@ metrics:
         profile = torch.load(c1["noise_profile"], weights_only=True)
         assert tuple(profile.shape) == (2, 16000), profile.shape
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = agent.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            _, stderr = agent.communicate()
-            pytest.fail("agent did not stop within 60 s of SIGTERM")
-    assert agent.returncode == 0, stderr
+        stderr = stop_agent(agent)
     stop_listening.set()
     listener.join()
     notify.close()
@@ -242,12 +273,203 @@ metrics:
     assert "shutting down" in stderr
 
 
-def test_run_refuses_a_bad_config_on_one_line(tmp_path, agent_binary):
+@pytest.mark.parametrize("yaml, key", [
+    ("capture:\n  sample_rte: 16000\n", "capture.sample_rte"),
+    ("mqtt:\n  spool:\n    drain_rate: -1\n", "mqtt.spool.drain_rate"),
+    ("mqtt:\n  payload_dtype: int8\n", "mqtt.payload_dtype"),
+])
+def test_run_refuses_a_bad_config_on_one_line(tmp_path, agent_binary, yaml, key):
     config = tmp_path / "agent.yaml"
-    config.write_text("capture:\n  sample_rte: 16000\n")
+    config.write_text(yaml)
     r = subprocess.run([agent_binary, "run", "--config", config], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
-    assert r.stderr.count("\n") == 1 and "capture.sample_rte" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and key in r.stderr, r.stderr
+
+
+def replay_config(tmp_path, port, extra=""):
+    """An agent replaying a 3-s recording of one microphone in 1-s segments, looping."""
+    subprocess.run([PYTHON, ROOT / "Tests/reference/pipeline_inputs.py", tmp_path, "--seconds", "3", "--channels", "1"],
+                   check=True)
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"""
+capture:
+  source: file
+  file: {tmp_path / 'recording.wav'}
+  segment_seconds: 1
+  loop: true
+denoise:
+  enabled: false
+output:
+  dir: {tmp_path / 'out'}
+mqtt:
+  port: {port}
+  client_id: test-agent-{port}
+  spool:
+    dir: {tmp_path / 'spool'}
+{extra}""")
+    return config
+
+
+def stop_agent(agent):
+    agent.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = agent.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        _, stderr = agent.communicate()
+        pytest.fail("agent did not stop within 60 s of SIGTERM")
+    assert agent.returncode == 0, stderr
+    return stderr
+
+
+def mirror_segments(root):
+    out = {}
+    for record in root.glob("*/segment.json"):
+        out[json.loads(record.read_text())["segment_index"]] = record.parent
+    return out
+
+
+def test_a_flood_of_1000_commands_is_answered_once_each_and_the_state_is_the_last_one(tmp_path, broker, agent_binary):
+    """Issue 22, item 2: 1,000 valid start/stop/status commands at full speed (paho-mqtt, QoS 1):
+    every id answered exactly once (carried out, or "busy"), and the capture ends in the
+    state of the last start/stop sent."""
+    config = replay_config(tmp_path, broker, "  qos: 1\n")
+    sub = Subscriber(broker, ["plant/status"])
+    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    try:
+        sub.wait_for(lambda: any(json.loads(m["payload"]).get("state") == "running" for m in sub.on("plant/status")), 30,
+                     "the agent running")
+        for last in ("stop", "start"):
+            r = subprocess.run([PYTHON, ROOT / "Tests/reference/mqtt_command_flood.py", "--port", str(broker),
+                                "--count", "1000", "--seed", "22", "--last", last, "--timeout", "120"],
+                               capture_output=True, text=True, timeout=180)
+            assert r.returncode == 0, r.stderr
+            result = json.loads(r.stdout)
+            print(f"flood (last {last}): {result}")
+            assert result["answered"] == 1000 and result["duplicates"] == 0, result
+            assert result["busy"] + result["ok"] == 1000, result
+            # The state now: a status command after the flood.
+            check = f"final-{last}"
+            sub.client.subscribe("plant/cmd/response", qos=1)
+            sub.command(broker, {"command": "status", "id": check})
+            sub.wait_for(lambda: any(json.loads(m["payload"]).get("id") == check for m in sub.on("plant/cmd/response")),
+                         20, "the status reply")
+            reply = [json.loads(m["payload"]) for m in sub.on("plant/cmd/response") if json.loads(m["payload"]).get("id") == check][0]
+            assert reply["state"] == ("running" if last == "start" else "stopped"), reply
+    finally:
+        stderr = stop_agent(agent)
+    sub.close()
+    assert "command received" in stderr
+
+
+def test_outage_meta_first_replayed_safetensors_float16_and_birth_seq(tmp_path, agent_binary):
+    """Issue 18 (1, 4, 6) end to end: the retained birth on plant/meta comes before the first
+    tensor; `mqtt.payload: safetensors` with `payload_dtype: float16` loads with the
+    safetensors library as float16, equal to the float32 mirror rounded by torch's half();
+    a broker outage loses nothing, and the tensors that waited carry `replayed: true` (user
+    property and safetensors metadata) with their original segment_start; a new start of the
+    agent publishes a higher birth_seq."""
+    from safetensors import safe_open
+    from safetensors.torch import load as load_safetensors
+
+    broker = Broker(tmp_path, persistence=True)
+    config = replay_config(tmp_path, broker.port, "  payload: safetensors\n  payload_dtype: float16\n")
+    sub = Subscriber(broker.port, ["plant/#"], client_id="ml-outage", persistent=True)
+    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    out = tmp_path / "out"
+    try:
+        sub.wait_for(lambda: len(sub.tensors()) >= 2, 60, "live tensors")
+        broker.stop()
+        before = len(mirror_segments(out))
+        deadline = time.time() + 60
+        while len(mirror_segments(out)) < before + 3 and time.time() < deadline:   # segments made during the outage
+            time.sleep(0.1)
+        outage_end = time.time()
+        broker.start()
+        sub.wait_for(lambda: {int(m["props"]["segment_index"]) for m in sub.tensors()} >= set(range(before + 3)), 60,
+                     "every segment of the mirror, through the outage")
+        stderr = stop_agent(agent)
+        agent = None
+        segments = mirror_segments(out)
+        messages = list(sub.messages)
+        tensors = [m for m in messages if "/mic" in m["topic"]]
+        first_arrival = {}
+        for m in tensors:
+            first_arrival.setdefault(int(m["props"]["segment_index"]), m)
+        assert set(segments) <= set(first_arrival), (sorted(segments), sorted(first_arrival))   # nothing lost
+        replayed = [m for m in tensors if m["props"].get("replayed") == "true"]
+        assert replayed, "tensors made during the outage went out replayed"
+        for m in tensors:
+            index = int(m["props"]["segment_index"])
+            record = json.loads((segments[index] / "segment.json").read_text())
+            assert m["props"]["segment_start"] == record["start"], "the original segment start"
+            assert m["content_type"] == "application/x-safetensors"
+            got = load_safetensors(m["payload"])["tensor"]
+            assert got.dtype == torch.float16 and tuple(got.shape) == (1, 240, 240)
+            mirror = torch.load(segments[index] / "mic_0" / "mix.pt", weights_only=True)
+            assert mirror.dtype == torch.float32, "the mirror stays float32"
+            assert torch.equal(got.view(torch.int16), mirror.half().view(torch.int16)), f"segment {index}: torch's half()"
+            path = tmp_path / "payload.safetensors"
+            path.write_bytes(m["payload"])
+            with safe_open(str(path), framework="pt") as f:
+                metadata = f.metadata()
+            assert metadata["segment_index"] == str(index) and metadata["mic"] == "0"
+            assert metadata.get("replayed") == m["props"].get("replayed"), (metadata, m["props"])
+        # The birth: first on plant/meta, before any tensor; again after the outage, before
+        # the first replayed tensor.
+        order = [m["topic"] if "/mic" not in m["topic"] else ("replayed" if m["props"].get("replayed") else "live")
+                 for m in messages if m["topic"] in ("plant/meta",) or "/mic" in m["topic"]]
+        assert order[0] == "plant/meta", order[:5]
+        assert "plant/meta" in order[order.index("live"):order.index("replayed")], order
+        metas = [json.loads(m["payload"]) for m in messages if m["topic"] == "plant/meta"]
+        meta = metas[-1]
+        assert meta["dtype"] == "float16" and meta["payload"] == "safetensors" and meta["shape"] == [1, 240, 240]
+        assert meta["sources"] == ["mix"] and meta["sample_rate"] == 16000 and meta["segment_seconds"] == 1
+        assert meta["microphones"] == [{"index": 0, "name": "mic0", "channel": 0, "topic": "plant/mic0"}]
+        assert meta["model"] is None and meta["mel"]["n_mels"] == 240 and meta["mel"]["hop"] == 16000 // 239
+        first_seq = meta["birth_seq"]
+        live_after = [m["at"] - outage_end for m in tensors if not m["props"].get("replayed") and m["at"] > outage_end]
+        print(f"outage with the agent: {len(replayed)} replayed tensors, {len(tensors)} in all, "
+              f"{len(metas)} births, first live after the outage {min(live_after or [0]):.2f} s after the restart")
+
+        # A new start: the retained birth now says birth_seq + 1.
+        agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+        late = Subscriber(broker.port, ["plant/meta"])
+        late.wait_for(lambda: any(json.loads(m["payload"])["birth_seq"] == first_seq + 1 for m in late.on("plant/meta")),
+                      30, "the next birth_seq")
+        late.close()
+    finally:
+        if agent is not None:
+            stop_agent(agent)
+        sub.close()
+        broker.stop()
+
+
+def test_float16_pt_payload_is_the_float32_mirror_rounded_by_torch(tmp_path, broker, agent_binary):
+    """`mqtt.payload_dtype: float16` with `.pt`: torch.load gives a float16 tensor (HalfStorage),
+    bit for bit torch's own half() of the float32 mirror, in half the bytes."""
+    config = replay_config(tmp_path, broker, "  payload_dtype: float16\n")
+    sub = Subscriber(broker, ["plant/#"])
+    agent = subprocess.Popen([agent_binary, "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    out = tmp_path / "out"
+    try:
+        sub.wait_for(lambda: len(sub.tensors()) >= 2 and len(mirror_segments(out)) >= 2, 60, "two tensors")
+    finally:
+        stop_agent(agent)
+    segments = mirror_segments(out)
+    for m in sub.tensors():
+        index = int(m["props"]["segment_index"])
+        if index not in segments:
+            continue
+        got = torch.load(io.BytesIO(m["payload"]), weights_only=True)
+        mirror_file = segments[index] / "mic_0" / "mix.pt"
+        mirror = torch.load(mirror_file, weights_only=True)
+        assert got.dtype == torch.float16 and mirror.dtype == torch.float32
+        assert torch.equal(got.view(torch.int16), mirror.half().view(torch.int16))
+        assert len(m["payload"]) < 0.55 * mirror_file.stat().st_size
+    meta = json.loads(sub.on("plant/meta")[-1]["payload"])
+    assert meta["dtype"] == "float16" and meta["payload"] == "pt"
+    sub.close()
 
 
 def test_run_on_an_alsa_device_gives_the_tensors_process_gives(tmp_path, agent_binary):

@@ -2,8 +2,8 @@
 
 Subscribes to the given topics, writes one JSON line per message received (topic,
 payload length and SHA-256, the payload in hex when small, QoS, retain, MQTT v5 user
-properties, content type, correlation data) and exits after --count messages or
---timeout seconds. Writes the --ready file once the broker acknowledged the subscription.
+properties, content type, correlation data, message expiry interval, the time it arrived)
+and exits after --count messages or --timeout seconds. Writes the --ready file once the broker acknowledged the subscription.
 With --persistent the session survives a disconnect (clean_start False, session expiry),
 and paho reconnects by itself, so a broker restart loses nothing queued for it.
 """
@@ -13,6 +13,7 @@ import json
 import ssl
 import sys
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
@@ -64,7 +65,10 @@ def on_message(client, userdata, msg):
     user = [list(p) for p in getattr(props, "UserProperty", [])] if props else []
     content_type = getattr(props, "ContentType", None) if props else None
     correlation = getattr(props, "CorrelationData", None) if props else None
+    expiry = getattr(props, "MessageExpiryInterval", None) if props else None
     record = {
+        "received_at": time.time(),
+        "message_expiry": expiry,
         "topic": msg.topic,
         "length": len(msg.payload),
         "sha256": hashlib.sha256(msg.payload).hexdigest(),

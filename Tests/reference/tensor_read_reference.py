@@ -6,7 +6,10 @@ MQTT subscriber does), safetensors (torch and numpy loaders, with the metadata) 
 Usage: tensor_read_reference.py DIR
 DIR/cases.json lists {name: {"shape": [...], "metadata": {...}}}; for every case the Swift
 test wrote NAME.pt, NAME.safetensors, NAME.npy and NAME.expected.bin (row-major float32,
-little-endian). Exits non-zero with one line per mismatch; prints "ok N" on success.
+little-endian). A case with "dtype": "float16" was written as float16 from those float32
+values: the files must hold float16 (torch.HalfStorage, F16, <f2) whose bits are what torch's
+own conversion `tensor.half()` gives (NaNs compared as NaN: their payload bits may differ).
+Exits non-zero with one line per mismatch; prints "ok N" on success.
 """
 import io
 import json
@@ -26,16 +29,23 @@ checked = 0
 
 
 def same_bits(what, got, expected, shape):
-    """got: a numpy array; compares dtype, shape and every bit of every value."""
+    """got: a numpy array; compares dtype, shape and every bit of every value (float16: of
+    every value that is not NaN; NaN must stay NaN)."""
     global checked
-    if got.dtype != np.float32:
-        problems.append(f"{what}: dtype {got.dtype}, expected float32")
+    if got.dtype != expected.dtype:
+        problems.append(f"{what}: dtype {got.dtype}, expected {expected.dtype}")
         return
     if list(got.shape) != shape:
         problems.append(f"{what}: shape {list(got.shape)}, expected {shape}")
         return
-    if not np.array_equal(np.ascontiguousarray(got).reshape(-1).view(np.uint32),
-                          expected.view(np.uint32)):
+    flat = np.ascontiguousarray(got).reshape(-1)
+    if expected.dtype == np.float16:
+        nan = np.isnan(expected)
+        if not np.array_equal(np.isnan(flat), nan) or not np.array_equal(
+                flat[~nan].view(np.uint16), expected[~nan].view(np.uint16)):
+            problems.append(f"{what}: values differ in their bits")
+            return
+    elif not np.array_equal(flat.view(np.uint32), expected.view(np.uint32)):
         problems.append(f"{what}: values differ in their bits")
         return
     checked += 1
@@ -44,6 +54,8 @@ def same_bits(what, got, expected, shape):
 for name, info in sorted(cases.items()):
     shape = info["shape"]
     expected = np.fromfile(folder / f"{name}.expected.bin", dtype="<f4")
+    if info.get("dtype") == "float16":
+        expected = torch.from_numpy(expected).half().numpy()
 
     # .pt: torch.load with the safe unpickler, from the file and from bytes.
     pt_path = folder / f"{name}.pt"

@@ -45,12 +45,16 @@ public enum AgentRuntime {
         }
         var delivery: TensorPublisher? = nil
         if config.mqtt.enabled {
+            let settings = MQTTSettings(config: config.mqtt)
+            let meta = StreamMeta(birthSequence: StreamMeta.nextBirthSequence(folder: config.mqtt.spool.dir, logger: logger))
             let publisher = try TensorPublisher(config: config, logger: Logger(label: "acoustic-edge.mqtt"),
                                                 status: { stats in
                                                     JSONValue.object(AgentStatus.fields(controller.snapshot,
                                                                                         uptime: seconds(since: controller.started),
                                                                                         bridge: stats)).text
-                                                })
+                                                },
+                                                birth: { meta.document(config: controller.config, setup: controller.setup,
+                                                                       settings: settings) })
             delivery = publisher
             services.append(BridgeService(publisher: publisher, inbox: post, flushBudget: 15, logger: logger))
         }

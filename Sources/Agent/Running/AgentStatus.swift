@@ -17,12 +17,13 @@ enum AgentStatus {
         ]
         if let channels = s.channels { f["microphones"] = .number(Double(channels)) }
         if let last = s.counters.lastSegmentStart { f["last_segment_start"] = .string(last) }
-        if let error = s.counters.lastError ?? bridge?.lastError { f["last_error"] = .string(error) }
         if s.endOfFile { f["note"] = .string("capture file ended (capture.loop false)") }
-        if let bridge {
-            f["spooled_messages"] = .number(Double(bridge.spooledMessages))
-            f["delivered_messages"] = .number(Double(bridge.delivered))
-            f["dropped_messages"] = .number(Double(bridge.dropped))
+        // The delivery side: spool and command counters, its current problem and time, the
+        // problems that ended.
+        if let bridge { f.merge(MQTTBridge.statusFields(bridge)) { _, delivery in delivery } }
+        if let error = s.counters.lastError {
+            f["last_error"] = .string(error)
+            f["last_error_at"] = nil
         }
         return f
     }

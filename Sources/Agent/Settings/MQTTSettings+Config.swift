@@ -6,7 +6,8 @@ extension MQTTSettings {
     /// The settings of the agent's `mqtt:` configuration section (already validated by
     /// `Configuration`): `client_id` null becomes `acoustic-edge-<hostName>`, TLS applies
     /// only with `tls.enabled`, `password_file` wins over `password_env`, the spool is
-    /// `spool.dir` bounded to `spool.max_bytes`.
+    /// `spool.dir` bounded to `spool.max_bytes` with a `spool.memory_bytes` memory reserve and
+    /// its backlog paced to `spool.drain_rate`; `message_expiry` is the tensors' expiry.
     init(config: MQTTConfig, hostName: String = ProcessInfo.processInfo.hostName) {
         self.init()
         host = config.host
@@ -27,5 +28,8 @@ extension MQTTSettings {
         topicPrefix = config.topicPrefix
         spoolDirectory = config.spool.dir
         spoolLimitBytes = config.spool.maxBytes
+        spoolMemoryLimitBytes = config.spool.memoryBytes
+        drainRate = config.spool.drainRate
+        messageExpiry = config.messageExpiry
     }
 }
